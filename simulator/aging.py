@@ -1,0 +1,77 @@
+"""The aging grid: bucket edges in months ↔ balances by age in whole months (DESIGN 2.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["AgingGrid"]
+
+
+class AgingGrid:
+    """Buckets with integer lower edges in months, and the monthly ages that make them up.
+
+    Parameters
+    ----------
+    edges_months : sequence of int
+        Lower edges ``e_0 = 0 < e_1 < … < e_{K-1}``; the last bucket is open-ended.
+    write_off_after_months : int, optional
+        Write-off age ``W > e_{K-1}``. Without it the last age ``A-1 = e_{K-1}`` is absorbing.
+
+    Attributes
+    ----------
+    n_ages : int
+        ``A``: ``e_{K-1} + 1`` without a write-off age, ``W`` with one.
+    bucket_of_age : ndarray of int, shape (A,)
+        ``bucket(a)`` for every age.
+    slices : list of slice
+        The ages of each bucket, contiguous.
+    """
+
+    def __init__(self, edges_months: Sequence[int], write_off_after_months: int | None = None):
+        self.edges = np.asarray(edges_months, dtype=np.int64)
+        self.n_buckets = len(self.edges)
+        self.write_off_age = write_off_after_months
+        last = int(self.edges[-1])
+        self.n_ages = last + 1 if write_off_after_months is None else int(write_off_after_months)
+        upper = [*self.edges[1:].tolist(), self.n_ages]
+        self.slices = [slice(int(lo), int(hi)) for lo, hi in zip(self.edges, upper, strict=True)]
+        self.bucket_of_age = np.repeat(
+            np.arange(self.n_buckets), [s.stop - s.start for s in self.slices]
+        )
+
+    @property
+    def widths(self) -> np.ndarray:
+        """Number of monthly ages in each bucket."""
+        return np.array([s.stop - s.start for s in self.slices])
+
+    def spread(self, gross: Sequence[float]) -> np.ndarray:
+        """Spread each bucket's balance evenly over its ages.
+
+        Parameters
+        ----------
+        gross : sequence of float, length K
+            Balance per bucket.
+
+        Returns
+        -------
+        ndarray, shape (A,)
+            Balance per monthly age.
+        """
+        gross = np.asarray(gross, dtype=float)
+        return gross[self.bucket_of_age] / self.widths[self.bucket_of_age]
+
+    def aggregate(self, by_age: np.ndarray) -> np.ndarray:
+        """Sum balances by age (first axis) into buckets.
+
+        Parameters
+        ----------
+        by_age : ndarray, shape (A, ...)
+            Balances by age.
+
+        Returns
+        -------
+        ndarray, shape (K, ...)
+        """
+        return np.stack([by_age[s].sum(axis=0) for s in self.slices])

@@ -1,0 +1,166 @@
+"""The common factor and the conditional monthly hazards (DESIGN 2.2, 2.3 and 2.5).
+
+Every function here is deterministic given its inputs: the random numbers are drawn by the
+engine, one block of paths at a time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import integrate, optimize, special, stats
+
+__all__ = [
+    "calendar_months",
+    "collection_hazard",
+    "default_hazard",
+    "factor_step",
+    "logistic_normal_mean",
+    "revenue_shock",
+    "solve_alpha",
+]
+
+
+def factor_step(z_prev: np.ndarray, eps: np.ndarray, phi: float) -> np.ndarray:
+    """``Z_t = phi Z_{t-1} + sqrt(1 - phi^2) eps_t``; every ``Z_t`` is standard normal."""
+    return phi * z_prev + math.sqrt(max(1.0 - phi * phi, 0.0)) * eps
+
+
+def default_hazard(p: np.ndarray, rho: float, z: np.ndarray) -> np.ndarray:
+    """Vasicek one-factor monthly default probability given the factor.
+
+    Parameters
+    ----------
+    p : ndarray, shape (K,)
+        Average monthly default probabilities ``p_b``.
+    rho : float
+        Asset correlation, ``0 <= rho < 1``.
+    z : ndarray, shape (n,)
+        Factor values.
+
+    Returns
+    -------
+    ndarray, shape (K, n), or (K, 1) when ``rho == 0`` (then exactly ``p``).
+    """
+    p = np.asarray(p, dtype=float)
+    if rho == 0.0:
+        return p[:, None].copy()
+    with np.errstate(divide="ignore"):
+        threshold = special.ndtri(p)
+    x = (threshold[:, None] + math.sqrt(rho) * np.asarray(z)[None, :]) / math.sqrt(1.0 - rho)
+    return special.ndtr(x)
+
+
+def logistic_normal_mean(alpha: float, beta: float) -> float:
+    """``E[logistic(alpha - beta Z)]`` for ``Z ~ N(0, 1)``, by adaptive quadrature."""
+    if beta == 0.0 or not math.isfinite(alpha):
+        return float(special.expit(alpha))
+    val, _ = integrate.quad(
+        lambda z: special.expit(alpha - beta * z) * stats.norm.pdf(z),
+        -np.inf,
+        np.inf,
+        points=None,
+        epsabs=1e-14,
+        epsrel=1e-12,
+        limit=200,
+    )
+    return val
+
+
+def solve_alpha(c: np.ndarray, beta: float) -> np.ndarray:
+    """Solve ``E[logistic(alpha_b - beta Z)] = c_b`` for each bucket.
+
+    Parameters
+    ----------
+    c : ndarray, shape (K,)
+        Average monthly collection rates in [0, 1].
+    beta : float
+        Factor loading of collections, ``>= 0``.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        ``alpha_b``; ``-inf`` where ``c_b = 0`` and ``+inf`` where ``c_b = 1``.
+    """
+    c = np.asarray(c, dtype=float)
+    out = np.empty_like(c)
+    for i, cb in enumerate(c):
+        if cb <= 0.0:
+            out[i] = -np.inf
+        elif cb >= 1.0:
+            out[i] = np.inf
+        elif beta == 0.0:
+            out[i] = special.logit(cb)
+        else:
+            lo = special.logit(cb) - 2.0 * beta - 1.0
+            hi = special.logit(cb) + 2.0 * beta + 1.0
+            while logistic_normal_mean(lo, beta) > cb:
+                lo -= 2.0 * beta + 1.0
+            while logistic_normal_mean(hi, beta) < cb:
+                hi += 2.0 * beta + 1.0
+            out[i] = optimize.brentq(
+                lambda a, cb=cb: logistic_normal_mean(a, beta) - cb, lo, hi, xtol=1e-14, rtol=1e-14
+            )
+    return out
+
+
+def collection_hazard(
+    c: np.ndarray,
+    alpha: np.ndarray,
+    beta: float,
+    scale: float,
+    z: np.ndarray,
+    d: np.ndarray,
+) -> np.ndarray:
+    """``h = min(m s logistic(alpha - beta Z), 1 - d)`` per bucket and path.
+
+    Parameters
+    ----------
+    c : ndarray, shape (K,)
+        Average collection rates (used directly when ``beta == 0``).
+    alpha : ndarray, shape (K,)
+        Solved intercepts (:func:`solve_alpha`).
+    beta : float
+        Factor loading.
+    scale : float
+        ``m * s_cal(t)``: multiplier times this month's seasonality.
+    z : ndarray, shape (n,)
+        Factor values.
+    d : ndarray, shape (K, n) or (K, 1)
+        Default hazards of the same month.
+
+    Returns
+    -------
+    ndarray, shape (K, n), or (K, 1) when neither ``beta`` nor ``d`` varies by path.
+    """
+    if beta == 0.0:
+        raw = (scale * np.asarray(c, dtype=float))[:, None]
+    else:
+        raw = special.expit(alpha[:, None] - beta * np.asarray(z)[None, :])
+        raw *= scale
+    return np.minimum(raw, 1.0 - d)
+
+
+def revenue_shock(z: np.ndarray, xi: np.ndarray, v: float, kappa: float) -> np.ndarray | float:
+    """Mean-one lognormal revenue shock ``exp(v eta - v^2/2)``.
+
+    ``eta = -kappa Z + sqrt(1 - kappa^2) xi``.
+
+    Returns the float 1.0 when ``v == 0``.
+    """
+    if v == 0.0:
+        return 1.0
+    eta = -kappa * z + math.sqrt(max(1.0 - kappa * kappa, 0.0)) * xi
+    return np.exp(v * eta - 0.5 * v * v)
+
+
+def calendar_months(as_of_month: int | None, horizon: int) -> np.ndarray:
+    """Calendar month (1..12) of months ``t = 1..H``: ``((month(as_of) - 1 + t) mod 12) + 1``.
+
+    Without an ``as_of`` date, month 1 is taken as January (only seasonality uses it, and a
+    seasonality requires ``as_of``).
+    """
+    base = 0 if as_of_month is None else as_of_month
+    t = np.arange(1, horizon + 1)
+    return (base - 1 + t) % 12 + 1

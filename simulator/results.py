@@ -1,0 +1,278 @@
+"""Simulation results: per-path columns, monthly statistics, the trajectory sample, the summary."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .scenario import Scenario
+
+if TYPE_CHECKING:
+    from .engine import BlockOutput
+
+__all__ = ["MONTHLY_VARS", "QUANTILES", "QUANTILE_VARS", "SimulationResult", "runway_summary"]
+
+#: Monthly variables tracked for every path; gross by bucket follows them.
+MONTHLY_VARS = (
+    "cash",
+    "gross",
+    "allowance",
+    "collections",
+    "credit_loss",
+    "defaults",
+    "write_offs",
+    "charge",
+    "revenue",
+)
+#: Variables whose monthly quantiles (from the trajectory sample) go into the monthly table.
+QUANTILE_VARS = ("cash", "gross", "allowance", "collections", "credit_loss")
+QUANTILES = (5, 25, 50, 75, 95)
+PER_PATH = ("runway", "min_cash", "cash_end", "collections", "credit_loss", "charge")
+
+
+def _proportion(hits: int, n: int) -> tuple[float, float]:
+    p = hits / n
+    return p, math.sqrt(p * (1.0 - p) / n)
+
+
+def _mean_se(x: np.ndarray) -> tuple[float, float]:
+    n = len(x)
+    mean = float(np.mean(x))
+    se = float(np.std(x, ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+    return mean, se
+
+
+def runway_summary(runway: np.ndarray, horizon: int) -> dict[str, Any]:
+    """Runway probabilities and quantiles of DESIGN 2.6 from per-path runways.
+
+    Parameters
+    ----------
+    runway : ndarray of int
+        Month at which cash first fell below the floor (0..H); ``H + 1`` for censored paths.
+    horizon : int
+        ``H``.
+
+    Returns
+    -------
+    dict
+        ``p_runway_le_12``, ``p_runway_le_24``, ``p_runway_le_horizon`` with ``_se`` (and
+        ``_bound95``, the rule-of-three bound, when the estimate is 0 or 1), and
+        ``runway_quantiles``.
+    """
+    n = len(runway)
+    counts = np.bincount(runway.astype(np.int64), minlength=horizon + 2)
+    cum = np.cumsum(counts)
+    out: dict[str, Any] = {}
+    for key, k in (
+        ("p_runway_le_12", 12),
+        ("p_runway_le_24", 24),
+        ("p_runway_le_horizon", horizon),
+    ):
+        if horizon < k:
+            out[key], out[f"{key}_se"] = None, None
+            continue
+        p, se = _proportion(int(cum[k]), n)
+        out[key], out[f"{key}_se"] = p, se
+        if p in (0.0, 1.0):
+            out[f"{key}_bound95"] = 3.0 / n if p == 0.0 else 1.0 - 3.0 / n
+    quantiles = {}
+    for q in QUANTILES:
+        # smallest t with P(tau <= t) >= q, compared in integers to avoid rounding
+        idx = int(np.searchsorted(cum * 100, q * n, side="left"))
+        quantiles[f"p{q}"] = idx if idx <= horizon else None
+    out["runway_quantiles"] = quantiles
+    return out
+
+
+@dataclass
+class SimulationResult:
+    """The outcome of :func:`simulator.simulate`.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The validated scenario that was run (with any overrides applied).
+    per_path : dict of ndarray
+        For every path: ``runway`` (month 0..H, ``H + 1`` when censored), ``min_cash``,
+        ``cash_end``, ``collections``, ``credit_loss`` and ``charge`` (totals over the horizon).
+    monthly : pandas.DataFrame
+        One row per month 0..H: ``<var>_mean`` and ``<var>_se`` over all paths and, for cash,
+        gross, allowance, collections and credit loss, ``<var>_p5`` … ``<var>_p95`` from the
+        trajectory sample.
+    trajectory : dict of ndarray or None
+        Monthly values of the first ``min(paths, trajectory_paths)`` paths, each
+        ``(n_sample, H + 1)``; ``None`` for results read back from a folder.
+    engine_version : str
+    wall_seconds : float
+    """
+
+    scenario: Scenario
+    per_path: dict[str, np.ndarray]
+    monthly: pd.DataFrame
+    trajectory: dict[str, np.ndarray] | None
+    engine_version: str
+    wall_seconds: float = float("nan")
+
+    @property
+    def seed(self) -> int:
+        """The seed of the run."""
+        return self.scenario.simulation.seed
+
+    @property
+    def n_paths(self) -> int:
+        """Number of simulated paths."""
+        return len(self.per_path["runway"])
+
+    @property
+    def horizon(self) -> int:
+        """Horizon ``H`` in months."""
+        return self.scenario.simulation.horizon_months
+
+    @property
+    def monthly_var_names(self) -> list[str]:
+        """Monthly variables, gross by bucket included (``gross_<label>``)."""
+        return [*MONTHLY_VARS, *(f"gross_{lab}" for lab in self.scenario.labels)]
+
+    @classmethod
+    def from_blocks(
+        cls, scenario: Scenario, blocks: Iterable[BlockOutput], *, engine_version: str
+    ) -> SimulationResult:
+        """Combine block outputs, in block order, into one result."""
+        paths = scenario.simulation.paths
+        per_path = {
+            k: np.empty(paths, dtype=np.int16 if k == "runway" else float) for k in PER_PATH
+        }
+        count = 0
+        mean = m2 = None
+        samples = []
+        for blk in blocks:
+            for k in PER_PATH:
+                per_path[k][count : count + blk.n] = blk.per_path[k]
+            if mean is None:
+                mean, m2 = blk.mean.copy(), blk.m2.copy()
+            else:  # Chan et al.'s pairwise update, in block order
+                total = count + blk.n
+                delta = blk.mean - mean
+                mean += delta * (blk.n / total)
+                m2 += blk.m2 + delta**2 * (count * blk.n / total)
+            count += blk.n
+            if blk.sample.shape[-1]:
+                samples.append(blk.sample)
+        assert count == paths and mean is not None and m2 is not None
+        names = [*MONTHLY_VARS, *(f"gross_{lab}" for lab in scenario.labels)]
+        sample = np.concatenate(samples, axis=-1) if samples else None
+        se = np.sqrt(m2 / max(count - 1, 1) / count) if count > 1 else np.full_like(m2, np.nan)
+        table = _monthly_table(scenario, names, mean, se, sample)
+        trajectory = (
+            {name: sample[i].T.copy() for i, name in enumerate(names)}
+            if sample is not None
+            else None
+        )
+        return cls(scenario, per_path, table, trajectory, engine_version)
+
+    @property
+    def paths(self) -> pd.DataFrame:
+        """Per-path outputs as a DataFrame (built on each access).
+
+        Columns: ``runway_months`` (nullable integer, missing when censored),
+        ``runway_censored``, ``min_cash``, ``cash_end``, ``collections``, ``credit_loss``,
+        ``provision_charge``; money in the scenario's unit.
+        """
+        runway = self.per_path["runway"]
+        censored = runway > self.horizon
+        return pd.DataFrame(
+            {
+                "runway_months": pd.array(np.where(censored, 0, runway), dtype="Int16").where(
+                    ~censored, pd.NA
+                ),
+                "runway_censored": censored,
+                "min_cash": self.per_path["min_cash"],
+                "cash_end": self.per_path["cash_end"],
+                "collections": self.per_path["collections"],
+                "credit_loss": self.per_path["credit_loss"],
+                "provision_charge": self.per_path["charge"],
+            }
+        ).rename_axis("path")
+
+    def summary(self) -> dict[str, Any]:
+        """The summary statistics of DESIGN 2.9, with standard errors.
+
+        Returns
+        -------
+        dict
+            JSON-ready: probabilities and means with ``<key>_se``; ``null`` where undefined.
+        """
+        sc = self.scenario
+        pp = self.per_path
+        out: dict[str, Any] = runway_summary(pp["runway"], self.horizon)
+        for key, col in (
+            ("credit_loss_mean", "credit_loss"),
+            ("collections_mean", "collections"),
+            ("cash_end_mean", "cash_end"),
+            ("min_cash_mean", "min_cash"),
+            ("provision_charge_mean", "charge"),
+        ):
+            out[key], out[f"{key}_se"] = _mean_se(pp[col])
+        out["credit_loss_p95"] = float(np.quantile(pp["credit_loss"], 0.95))
+        out["credit_loss_p99"] = float(np.quantile(pp["credit_loss"], 0.99))
+        out["min_cash_p5"] = float(np.quantile(pp["min_cash"], 0.05))
+        rates = sc.buckets.provision_rates
+        out["allowance_opening"] = float(np.dot(rates, sc.buckets.gross))
+        out["gross_opening"] = float(np.sum(sc.buckets.gross))
+        out["disclosed_rates"] = dict(zip(sc.labels, rates, strict=True))
+        out["unit"] = sc.money_unit
+        out["horizon_months"] = self.horizon
+        out["scenario"] = sc.model_dump(mode="json")
+        out["seed"] = self.seed
+        out["paths"] = self.n_paths
+        out["engine_version"] = self.engine_version
+        out["wall_seconds"] = self.wall_seconds
+        return _json_ready(out)
+
+
+def _json_ready(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        x = float(obj)
+        return x if math.isfinite(x) else None
+    return obj
+
+
+def _monthly_table(
+    scenario: Scenario,
+    names: list[str],
+    mean: np.ndarray,
+    se: np.ndarray,
+    sample: np.ndarray | None,
+) -> pd.DataFrame:
+    horizon = scenario.simulation.horizon_months
+    cols: dict[str, Any] = {"month": np.arange(horizon + 1)}
+    as_of = scenario.scenario.as_of
+    if as_of is not None:
+        start = pd.Timestamp(as_of)
+        step = pd.offsets.MonthEnd if start.is_month_end else pd.DateOffset
+        cols["date"] = [start.date()] + [
+            (start + step(months=t) if step is pd.DateOffset else start + step(t)).date()
+            for t in range(1, horizon + 1)
+        ]
+    for i, name in enumerate(names):
+        cols[f"{name}_mean"] = mean[:, i]
+        cols[f"{name}_se"] = se[:, i]
+        if name in QUANTILE_VARS:
+            for q in QUANTILES:
+                cols[f"{name}_p{q}"] = (
+                    np.quantile(sample[i], q / 100, axis=-1)
+                    if sample is not None and sample.shape[-1]
+                    else np.full(horizon + 1, np.nan)
+                )
+    return pd.DataFrame(cols)
