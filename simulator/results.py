@@ -187,9 +187,7 @@ class SimulationResult:
         censored = runway > self.horizon
         return pd.DataFrame(
             {
-                "runway_months": pd.array(np.where(censored, 0, runway), dtype="Int16").where(
-                    ~censored, pd.NA
-                ),
+                "runway_months": pd.Series(runway, dtype="Int16").mask(censored),
                 "runway_censored": censored,
                 "min_cash": self.per_path["min_cash"],
                 "cash_end": self.per_path["cash_end"],
@@ -260,10 +258,11 @@ def _monthly_table(
     as_of = scenario.scenario.as_of
     if as_of is not None:
         start = pd.Timestamp(as_of)
-        step = pd.offsets.MonthEnd if start.is_month_end else pd.DateOffset
-        cols["date"] = [start.date()] + [
-            (start + step(months=t) if step is pd.DateOffset else start + step(t)).date()
-            for t in range(1, horizon + 1)
+        cols["date"] = [
+            (
+                start + (pd.offsets.MonthEnd(t) if start.is_month_end else pd.DateOffset(months=t))
+            ).date()
+            for t in range(horizon + 1)
         ]
     for i, name in enumerate(names):
         cols[f"{name}_mean"] = mean[:, i]

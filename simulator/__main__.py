@@ -1,0 +1,5 @@
+"""``python -m simulator`` runs the ``arsim`` command."""
+
+from .cli import entry
+
+entry()
