@@ -262,6 +262,12 @@ def run_block(
                 S_next[0] = S[0] * fl
             else:
                 S_next[A - 1] += S[A - 1] * fl
+        if tr is not None:
+            tr["migration"].append(
+                np.stack([S[hi - 1] * f[b] for b, (_, hi) in enumerate(prm.slices[:-1])])
+                if K > 1
+                else np.zeros((0, n))
+            )
         billing = prm.credit_share * rev
         if A == 1 and not prm.write_off:
             S_next[0] += billing
@@ -293,7 +299,6 @@ def run_block(
             tr["d"].append(np.broadcast_to(d, (K, n)).copy())
             tr["coll_b"].append(coll_b)
             tr["def_b"].append(def_b)
-            tr["migration"].append(S[[lo for lo, _ in prm.slices[1:]]].copy())
             tr["write_offs"].append(np.broadcast_to(wo, (n,)).copy())
             tr["s_min"].append(S.min(axis=0))
 
@@ -305,7 +310,7 @@ def run_block(
         "credit_loss": tot_loss,
         "charge": allowance - float(r @ prm.opening_gross) + tot_loss,
     }
-    traced = None if tr is None else {k: np.stack(v, axis=1) for k, v in tr.items()}
+    traced = None if tr is None else {k: np.stack(v, axis=v[0].ndim - 1) for k, v in tr.items()}
     return BlockOutput(n=n, per_path=per_path, mean=mean, m2=m2, sample=sample, trace=traced)
 
 

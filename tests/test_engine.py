@@ -1,0 +1,270 @@
+"""The engine against exact answers: identities on every path and month (DESIGN 2.7), the
+deterministic recursion, exact expectations at phi = 0 (2.8), and reproducibility (2.10)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from factories import SEASONAL, make
+from scipy import special
+
+from simulator import simulate
+from simulator.analytic import expected_trajectory
+from simulator.engine import BLOCK_SIZE, compile_params, run_block
+from simulator.hazards import default_hazard, solve_alpha
+from simulator.results import MONTHLY_VARS
+
+IDENTITY_CASES = {
+    "stochastic": {},
+    "seasonal": {
+        "scenario.as_of": __import__("datetime").date(2024, 6, 30),
+        "collections.seasonality": SEASONAL,
+        "revenue.seasonality": SEASONAL[::-1],
+    },
+    "write_off": {"defaults.write_off_after_months": 18},
+    "cap_binds": {"collections.multiplier": 3.5, "collections.factor_loading": 1.5},
+    "single_bucket": {
+        "buckets.edges_months": [0],
+        "buckets.gross": [500.0],
+        "buckets.provision_rates": [0.1],
+        "collections.monthly_rate": [0.2],
+        "defaults.monthly_rate": [0.01],
+    },
+    "single_bucket_write_off": {
+        "buckets.edges_months": [0],
+        "buckets.gross": [500.0],
+        "buckets.provision_rates": [0.1],
+        "collections.monthly_rate": [0.2],
+        "defaults.monthly_rate": [0.01],
+        "defaults.write_off_after_months": 7,
+    },
+    "rates_at_bounds": {
+        "collections.monthly_rate": [1.0, 0.0, 0.05, 0.0],
+        "defaults.monthly_rate": [0.0, 0.0, 1.0, 0.03],
+    },
+}
+
+
+def _traced(overrides: dict, n: int = 1500, seed: int = 3):
+    sc = make(overrides)
+    prm = compile_params(sc)
+    out = run_block(prm, block_index=2, n=n, seed=seed, n_sample=n, trace=True)
+    names = [*MONTHLY_VARS, *(f"g{b}" for b in range(prm.n_buckets))]
+    series = {name: out.sample[i] for i, name in enumerate(names)}  # (H+1, n)
+    return sc, prm, out.trace, series
+
+
+@pytest.mark.parametrize("case", IDENTITY_CASES, ids=list(IDENTITY_CASES))
+def test_identities_hold_on_every_path_and_month(case):
+    _, prm, tr, s = _traced(IDENTITY_CASES[case])
+    K = prm.n_buckets
+    r = prm.provision_rates
+    sigma = prm.credit_share
+    h, d = tr["h"], tr["d"]  # (K, H, n)
+    assert (h >= 0).all() and (d >= 0).all()
+    assert (h + d <= 1 + 1e-12).all()
+    assert (tr["s_min"] >= 0).all(), "a balance went negative"
+
+    gross = s["gross"]
+    coll, loss, rev = s["collections"][1:], s["credit_loss"][1:], s["revenue"][1:]
+    # gross by bucket summed from the state adds up to the total
+    by_bucket = sum(s[f"g{b}"] for b in range(K))
+    np.testing.assert_allclose(by_bucket, gross, rtol=1e-13, atol=0)
+
+    # gross roll-forward
+    lhs = gross[1:]
+    rhs = gross[:-1] + sigma * rev - coll - loss
+    scale = gross[:-1] + sigma * rev + coll + loss
+    assert (np.abs(lhs - rhs) <= 1e-12 * scale + 1e-300).all()
+
+    # flows by bucket add up, and loss = defaults + write-offs
+    np.testing.assert_allclose(tr["coll_b"].sum(axis=0), coll, rtol=1e-13, atol=1e-300)
+    np.testing.assert_array_equal(loss, s["defaults"][1:] + s["write_offs"][1:])
+    np.testing.assert_array_equal(s["write_offs"][1:], tr["write_offs"])
+
+    # allowance is the provision matrix on the book; charge by definition and by flow
+    allowance = sum(r[b] * s[f"g{b}"] for b in range(K))
+    np.testing.assert_allclose(s["allowance"], allowance, rtol=1e-13)
+    charge = s["charge"][1:]
+    np.testing.assert_allclose(
+        charge, s["allowance"][1:] - s["allowance"][:-1] + loss, rtol=0, atol=1e-9
+    )
+    migration = tr["migration"]  # (K-1, H, n): R[e_{b+1} - 1]
+    by_flow = (
+        r[0] * sigma * rev
+        + sum((r[b + 1] - r[b]) * migration[b] for b in range(K - 1))
+        - sum(r[b] * tr["coll_b"][b] for b in range(K))
+        + sum((1 - r[b]) * tr["def_b"][b] for b in range(K))
+        + (1 - r[K - 1]) * tr["write_offs"]
+    )
+    flow_scale = (
+        sigma * rev + migration.sum(axis=0) + coll + loss + s["allowance"][1:] + s["allowance"][:-1]
+    )
+    assert (np.abs(charge - by_flow) <= 1e-12 * flow_scale + 1e-300).all()
+
+    # cash over the run
+    inflow = coll + (1 - sigma - prm.variable_cost_ratio) * rev - prm.fixed_outflow[:, None]
+    inflow = inflow + prm.other_inflow
+    cash = s["cash"]
+    expected_end = cash[0] + inflow.sum(axis=0)
+    terms = np.abs(cash[0]) + coll.sum(0) + rev.sum(0) + prm.fixed_outflow.sum() + prm.other_inflow
+    assert (np.abs(cash[-1] - expected_end) <= 1e-12 * terms * prm.horizon).all()
+
+
+def test_per_path_outputs_agree_with_the_monthly_values():
+    sc = make({"simulation.paths": 3000, "simulation.trajectory_paths": 3000})
+    res = simulate(sc)
+    traj, pp = res.trajectory, res.per_path
+    H = res.horizon
+    np.testing.assert_allclose(pp["collections"], traj["collections"].sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(pp["credit_loss"], traj["credit_loss"].sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(pp["charge"], traj["charge"].sum(axis=1), rtol=1e-9)
+    np.testing.assert_array_equal(pp["cash_end"], traj["cash"][:, -1])
+    np.testing.assert_array_equal(pp["min_cash"], traj["cash"].min(axis=1))
+    below = traj["cash"] < sc.cash.floor
+    first = np.where(below.any(axis=1), below.argmax(axis=1), H + 1)
+    np.testing.assert_array_equal(pp["runway"], first)
+
+
+NO_FACTOR = {
+    "collections.factor_loading": 0.0,
+    "defaults.correlation": 0.0,
+    "revenue.volatility": 0.0,
+}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"factor.persistence": 0.0},
+        {"defaults.write_off_after_months": 20},
+        {"collections.multiplier": 6.0},  # the cap 1 - d binds for the young buckets
+        {
+            "scenario.as_of": __import__("datetime").date(2023, 12, 31),
+            "collections.seasonality": SEASONAL,
+            "revenue.seasonality": SEASONAL,
+        },
+    ],
+    ids=["plain", "phi0", "write_off", "capped", "seasonal"],
+)
+def test_no_factor_reproduces_the_deterministic_recursion(extra):
+    sc = make({**NO_FACTOR, **extra, "simulation.paths": 50, "simulation.trajectory_paths": 50})
+    res = simulate(sc)
+    exact = expected_trajectory(sc)
+    for var in ("gross", "collections", "credit_loss", "allowance", "charge", "cash"):
+        path_values = res.trajectory[var]
+        np.testing.assert_allclose(
+            path_values,
+            np.broadcast_to(exact[var].to_numpy(), path_values.shape),
+            rtol=1e-12,
+            atol=1e-9,
+            err_msg=var,
+        )
+    for label in sc.labels:
+        np.testing.assert_allclose(
+            res.monthly[f"gross_{label}_mean"], exact[f"gross_{label}"], rtol=1e-12, atol=1e-9
+        )
+
+
+PHI0_CASES = {
+    "plain": {"factor.persistence": 0.0},
+    "seasonal": {
+        "factor.persistence": 0.0,
+        "scenario.as_of": __import__("datetime").date(2024, 3, 31),
+        "collections.seasonality": SEASONAL,
+        "revenue.seasonality": SEASONAL[::-1],
+    },
+    "cap_binds": {
+        "factor.persistence": 0.0,
+        "collections.multiplier": 3.0,
+        "collections.factor_loading": 1.5,
+        "defaults.correlation": 0.4,
+    },
+    "write_off": {"factor.persistence": 0.0, "defaults.write_off_after_months": 15},
+}
+
+
+@pytest.mark.parametrize("case", PHI0_CASES, ids=list(PHI0_CASES))
+def test_phi0_means_agree_with_exact_expectations_within_4_se(case):
+    sc = make({**PHI0_CASES[case], "simulation.paths": 40_000, "simulation.trajectory_paths": 0})
+    res = simulate(sc, seed=2024)
+    exact = expected_trajectory(sc)
+    m = res.monthly
+    for var in ("gross", "collections", "credit_loss", "cash", "allowance"):
+        z = (m[f"{var}_mean"] - exact[var]).to_numpy()[1:] / m[f"{var}_se"].to_numpy()[1:]
+        assert np.all(np.abs(z) < 4), f"{var}: max |z| = {np.abs(z).max():.2f}"
+
+
+def test_cap_binds_in_the_cap_case():
+    """The cap case really exercises the kink: h = 1 - d for some but not all draws."""
+    _, _, tr, _ = _traced(PHI0_CASES["cap_binds"], n=2000)
+    capped = np.isclose(tr["h"][0] + tr["d"][0], 1.0, rtol=0, atol=1e-15)
+    assert 0.05 < capped.mean() < 0.95
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.4, 2.0, 8.0])
+def test_average_collection_rate_is_c(beta):
+    c = np.array([0.001, 0.03, 0.2, 0.5, 0.9])
+    alpha = solve_alpha(c, beta)
+    z = np.random.default_rng(5).standard_normal(400_000)
+    draws = special.expit(alpha[:, None] - beta * z[None, :])
+    mean = draws.mean(axis=1)
+    se = draws.std(axis=1, ddof=1) / np.sqrt(z.size)
+    if beta == 0.0:
+        np.testing.assert_allclose(mean, c, rtol=1e-12)
+    else:
+        assert np.all(np.abs(mean - c) < 4 * se), (mean - c) / se
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.1, 0.5, 0.9])
+def test_average_default_rate_is_p(rho):
+    p = np.array([0.0, 1e-4, 0.01, 0.2, 1.0])
+    z = np.random.default_rng(6).standard_normal(400_000)
+    d = np.broadcast_to(default_hazard(p, rho, z), (p.size, z.size))
+    mean = d.mean(axis=1)
+    se = d.std(axis=1, ddof=1) / np.sqrt(z.size)
+    assert mean[0] == 0.0 and mean[-1] == 1.0
+    assert np.all(np.abs(mean - p) <= 4 * se + 1e-15), (mean - p) / np.maximum(se, 1e-300)
+
+
+def _per_path(res):
+    return np.column_stack([res.per_path[k].astype(float) for k in sorted(res.per_path)])
+
+
+def test_same_seed_identical_whatever_the_threads():
+    sc = make({"simulation.paths": 3 * BLOCK_SIZE + 17, "simulation.trajectory_paths": 5000})
+    one = simulate(sc, workers=1)
+    two = simulate(sc, workers=2)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        three = simulate(sc, executor=pool)
+    for other in (two, three):
+        np.testing.assert_array_equal(_per_path(one), _per_path(other))
+        for k in one.trajectory:
+            np.testing.assert_array_equal(one.trajectory[k], other.trajectory[k])
+        np.testing.assert_array_equal(one.monthly.to_numpy(), other.monthly.to_numpy())
+    s1, s2 = one.summary(), two.summary()
+    s1.pop("wall_seconds"), s2.pop("wall_seconds")
+    assert s1 == s2
+
+
+def test_different_seed_different_results():
+    sc = make({"simulation.paths": 500})
+    a, b = simulate(sc, seed=1), simulate(sc, seed=2)
+    assert not np.array_equal(a.per_path["cash_end"], b.per_path["cash_end"])
+
+
+def test_a_path_depends_only_on_seed_and_index():
+    sc = make({"simulation.trajectory_paths": 100})
+    small = simulate(sc, paths=100)
+    large = simulate(sc, paths=BLOCK_SIZE + 100)
+    np.testing.assert_array_equal(small.per_path["cash_end"], large.per_path["cash_end"][:100])
+
+
+def test_trajectory_sample_is_bounded():
+    sc = make({"simulation.paths": 9000, "simulation.trajectory_paths": 700})
+    res = simulate(sc)
+    assert res.trajectory["cash"].shape == (700, res.horizon + 1)
+    np.testing.assert_array_equal(res.trajectory["cash"][:, -1], res.per_path["cash_end"][:700])
