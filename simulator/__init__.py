@@ -5,6 +5,7 @@ common economic factor, applies a provision matrix, and projects the cash runway
 """
 
 from .engine import ENGINE_VERSION, simulate
+from .plots import plot_aging, plot_allowance, plot_cash_fan, plot_runway
 from .results import SimulationResult
 from .scenario import Scenario, ScenarioError, load_scenario, with_overrides
 
@@ -16,6 +17,10 @@ __all__ = [
     "ScenarioError",
     "SimulationResult",
     "load_scenario",
+    "plot_aging",
+    "plot_allowance",
+    "plot_cash_fan",
+    "plot_runway",
     "simulate",
     "with_overrides",
 ]

@@ -1,0 +1,209 @@
+"""`arsim run`, `arsim plot` and the results folder, in-process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulator import load_scenario
+from simulator.cli import main
+from simulator.storage import load_results
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = sorted((ROOT / "scenarios").glob("*.toml"))
+
+#: The summary keys of DESIGN 2.9 delivered by the engine (implied rates and ECL come later).
+SUMMARY_KEYS = {
+    "p_runway_le_12",
+    "p_runway_le_12_se",
+    "p_runway_le_24",
+    "p_runway_le_24_se",
+    "p_runway_le_horizon",
+    "p_runway_le_horizon_se",
+    "runway_quantiles",
+    "credit_loss_mean",
+    "credit_loss_mean_se",
+    "credit_loss_p95",
+    "credit_loss_p99",
+    "collections_mean",
+    "collections_mean_se",
+    "cash_end_mean",
+    "cash_end_mean_se",
+    "min_cash_p5",
+    "allowance_opening",
+    "disclosed_rates",
+    "scenario",
+    "seed",
+    "paths",
+    "engine_version",
+    "wall_seconds",
+}
+FOLDER_FILES = {
+    "summary.json",
+    "paths.parquet",
+    "monthly.csv",
+    "scenario.toml",
+    "manifest.json",
+    "plots/runway.png",
+    "plots/cash_fan.png",
+    "plots/aging.png",
+    "plots/allowance.png",
+}
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("scenario", BUNDLED, ids=[p.stem for p in BUNDLED])
+def test_run_writes_a_complete_folder_and_a_second_run_leaves_it_alone(scenario, in_tmp, capsys):
+    assert main(["run", str(scenario), "--paths", "3000"]) == 0
+    out = capsys.readouterr().out
+    assert "P(runway ≤ 12 months)" in out and "credit loss" in out
+    runs = sorted((in_tmp / "results" / scenario.stem).iterdir())
+    assert len(runs) == 1
+    first = runs[0]
+    assert f"Results written to {first.relative_to(in_tmp)}/" in out
+    files = _files(first)
+    assert set(files) == FOLDER_FILES
+    manifest = json.loads((first / "manifest.json").read_text())
+    assert {k: v["sha256"] for k, v in manifest["files"].items()} == {
+        k: v for k, v in files.items() if k != "manifest.json"
+    }
+    assert manifest["paths"] == 3000
+    summary = json.loads((first / "summary.json").read_text())
+    assert set(summary) >= SUMMARY_KEYS
+    paths = pd.read_parquet(first / "paths.parquet")
+    assert len(paths) == 3000
+
+    assert main(["run", str(scenario), "--paths", "1000", "--seed", "5"]) == 0
+    runs = sorted((in_tmp / "results" / scenario.stem).iterdir())
+    assert len(runs) == 2
+    assert _files(first) == files, "the second run touched the first folder"
+    assert not [p for p in runs[0].parent.iterdir() if p.name.startswith(".")]
+
+
+def test_json_output_is_the_summary_and_nothing_else(in_tmp, capsys):
+    scenario = ROOT / "scenarios" / "iflytek_2024q3.toml"
+    assert main(["run", str(scenario), "--paths", "2000", "--json", "--out", "r"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert set(summary) >= SUMMARY_KEYS
+    assert set(summary["runway_quantiles"]) == {"p5", "p25", "p50", "p75", "p95"}
+    assert summary["paths"] == 2000
+    assert summary["disclosed_rates"] == dict(
+        zip(
+            load_scenario(scenario).labels,
+            load_scenario(scenario).buckets.provision_rates,
+            strict=True,
+        )
+    )
+    saved = json.loads((in_tmp / "r" / "summary.json").read_text())
+    assert saved == summary
+
+
+def test_out_exists_needs_force_and_force_replaces_when_complete(in_tmp, capsys):
+    scenario = str(ROOT / "scenarios" / "example_minimal.toml")
+    assert main(["run", scenario, "--paths", "500", "--out", "r"]) == 0
+    before = _files(in_tmp / "r")
+    capsys.readouterr()
+    assert main(["run", scenario, "--paths", "700", "--out", "r"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--force" in err
+    assert _files(in_tmp / "r") == before
+    assert main(["run", scenario, "--paths", "700", "--out", "r", "--force"]) == 0
+    assert json.loads((in_tmp / "r" / "summary.json").read_text())["paths"] == 700
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["r"]
+
+
+def test_set_overrides_reach_the_run_and_the_manifest(in_tmp, capsys):
+    scenario = str(ROOT / "scenarios" / "iflytek_2024q3.toml")
+    args = ["run", scenario, "--paths", "500", "--out", "r", "--json"]
+    args += ["--set", "collections.multiplier=0.5", "--set", "collections.monthly_rate[2]=0.03"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["scenario"]["collections"]["multiplier"] == 0.5
+    assert summary["scenario"]["collections"]["monthly_rate"][2] == 0.03
+    manifest = json.loads((in_tmp / "r" / "manifest.json").read_text())
+    assert manifest["overrides"] == {
+        "collections.multiplier": 0.5,
+        "collections.monthly_rate[2]": 0.03,
+        "simulation.paths": 500,
+    }
+    # the saved scenario reproduces the run
+    assert main(["run", "r/scenario.toml", "--paths", "500", "--out", "r2", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    for key in ("p_runway_le_12", "credit_loss_mean", "cash_end_mean", "min_cash_p5"):
+        assert again[key] == summary[key]
+
+
+def test_plot_redraws_from_the_folder(in_tmp, capsys):
+    scenario = str(ROOT / "scenarios" / "iflytek_2024q3.toml")
+    assert main(["run", scenario, "--paths", "1000", "--out", "r"]) == 0
+    for png in (in_tmp / "r" / "plots").iterdir():
+        png.unlink()
+    capsys.readouterr()
+    assert main(["plot", "r"]) == 0
+    out = capsys.readouterr().out.split()
+    assert sorted(Path(p).name for p in out) == [
+        "aging.png",
+        "allowance.png",
+        "cash_fan.png",
+        "runway.png",
+    ]
+    manifest = json.loads((in_tmp / "r" / "manifest.json").read_text())
+    files = _files(in_tmp / "r")
+    assert {k: v["sha256"] for k, v in manifest["files"].items()} == {
+        k: v for k, v in files.items() if k != "manifest.json"
+    }
+
+
+@pytest.mark.parametrize(
+    "setup, reason",
+    [
+        (lambda p: None, "no such results folder"),
+        (lambda p: p.mkdir(), "not a complete arsim results folder"),
+    ],
+    ids=["missing", "empty"],
+)
+def test_plot_refuses_what_is_not_a_results_folder(in_tmp, capsys, setup, reason):
+    setup(in_tmp / "x")
+    assert main(["plot", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("x: ") and reason in err
+
+
+def test_results_round_trip(in_tmp, capsys):
+    scenario = str(ROOT / "scenarios" / "sensetime_2023.toml")
+    assert main(["run", scenario, "--paths", "1500", "--out", "r", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    back = load_results(in_tmp / "r").summary()
+    summary.pop("wall_seconds"), back.pop("wall_seconds")
+    assert back == summary
+    monthly = pd.read_csv(in_tmp / "r" / "monthly.csv")
+    assert np.isfinite(monthly.drop(columns="date").to_numpy()).all()
+
+
+def test_python_m_simulator_is_the_cli():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.startswith("arsim ")
