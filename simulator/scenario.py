@@ -413,14 +413,11 @@ def check_field_path(path: str, source: str = "<scenario>") -> list[str | int]:
         parts = parse_field_path(path)
     except ValueError as exc:
         raise ScenarioError(source, path, str(exc)) from None
-    model: Any = Scenario
     names = [p for p in parts if isinstance(p, str)]
-    if len(names) != 2 or not isinstance(parts[0], str) or parts[0] in _NOT_OVERRIDABLE:
-        sections = [s for s in Scenario.model_fields if s not in _NOT_OVERRIDABLE]
-        if names and names[0] not in Scenario.model_fields:
-            raise ScenarioError(
-                source, path, "unknown section" + _did_you_mean(str(names[0]), sections)
-            )
+    sections = [s for s in Scenario.model_fields if s not in _NOT_OVERRIDABLE]
+    if names and names[0] not in sections:
+        raise ScenarioError(source, path, "unknown section" + _did_you_mean(names[0], sections))
+    if len(names) != 2 or not isinstance(parts[0], str):
         raise ScenarioError(source, path, "expected SECTION.FIELD, e.g. collections.multiplier")
     section, field = names
     model = _inner_model(Scenario.model_fields[section].annotation)
@@ -519,7 +516,10 @@ def _cross_field_checks(sc: Scenario, file: str) -> None:
             )
     if sc.sweep is not None:
         for key, spec in sc.sweep.items():
-            check_field_path(key, file)
+            try:
+                check_field_path(key, file)
+            except ScenarioError as exc:
+                raise ScenarioError(file, f"sweep.{key}", exc.reason) from None
             ok = isinstance(spec, str) or (
                 isinstance(spec, list)
                 and spec
@@ -613,7 +613,7 @@ def load_scenario(path: str | Path) -> Scenario:
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ScenarioError(
-                name, "-", f"file is {size / 2**20:.0f} MiB; a scenario file is at most 10 MiB"
+                name, "-", f"file is {size:,} bytes; a scenario file is at most 10 MiB"
             )
         raw = p.read_bytes()
     except FileNotFoundError:
