@@ -184,11 +184,10 @@ def run_block(
     H, A, K = prm.horizon, prm.n_ages, prm.n_buckets
     nv = len(MONTHLY_VARS) + K
     rng = np.random.default_rng([block_index, seed])
-    draw = np.empty(BLOCK_SIZE)
 
     def normals() -> np.ndarray:
-        rng.standard_normal(out=draw)
-        return draw[:n].copy()
+        # always a full block of draws, so a path's numbers do not depend on the block's size
+        return rng.standard_normal(BLOCK_SIZE)[:n]
 
     z = normals()
     S = np.empty((A, n))
@@ -225,12 +224,14 @@ def run_block(
         vals[7] = charge
         vals[8] = rev
         vals[9:] = G
-        mu = vals.mean(axis=1)
-        mean[t] = mu
-        dev = vals - mu[:, None]
-        m2[t] = np.einsum("ij,ij->i", dev, dev)
         if n_sample:
             sample[:, t, :] = vals[:, :n_sample]
+        # moments about the first path's values: no cancellation in the variance
+        shift = vals[:, 0].copy()
+        np.subtract(vals, shift[:, None], out=vals)
+        s1 = vals.sum(axis=1)
+        mean[t] = shift + s1 / n
+        m2[t] = np.maximum(np.einsum("ij,ij->i", vals, vals) - s1 * s1 / n, 0.0)
 
     record(0, zeros, zeros, zeros, zeros, zeros, zeros)
     last_lo, last_hi = prm.slices[-1]
@@ -244,10 +245,11 @@ def run_block(
         )
         f = np.maximum(1.0 - h - d, 0.0)
         rev = prm.revenue_base[t - 1] * revenue_shock(z, xi, prm.volatility, prm.kappa)
-        coll_b = h * G
-        def_b = d * G
-        coll = coll_b.sum(axis=0)
-        dflt = def_b.sum(axis=0)
+        coll = np.einsum("kn,kn->n", np.broadcast_to(h, G.shape), G)
+        dflt = np.einsum("kn,kn->n", np.broadcast_to(d, G.shape), G)
+        if tr is not None:
+            tr["coll_b"].append(h * G)
+            tr["def_b"].append(d * G)
 
         # Age by one month: the rows of bucket b, times its survival factor, one row down.
         for b, (lo, hi) in enumerate(prm.slices[:-1]):
@@ -297,8 +299,6 @@ def run_block(
         if tr is not None:
             tr["h"].append(np.broadcast_to(h, (K, n)).copy())
             tr["d"].append(np.broadcast_to(d, (K, n)).copy())
-            tr["coll_b"].append(coll_b)
-            tr["def_b"].append(def_b)
             tr["write_offs"].append(np.broadcast_to(wo, (n,)).copy())
             tr["s_min"].append(S.min(axis=0))
 

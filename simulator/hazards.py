@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import integrate, optimize, special, stats
+from scipy import integrate, optimize, special
 
 __all__ = [
     "calendar_months",
@@ -47,9 +47,20 @@ def default_hazard(p: np.ndarray, rho: float, z: np.ndarray) -> np.ndarray:
     if rho == 0.0:
         return p[:, None].copy()
     with np.errstate(divide="ignore"):
-        threshold = special.ndtri(p)
-    x = (threshold[:, None] + math.sqrt(rho) * np.asarray(z)[None, :]) / math.sqrt(1.0 - rho)
-    return special.ndtr(x)
+        threshold = special.ndtri(p) / math.sqrt(1.0 - rho)
+    x = np.multiply.outer(np.full(len(p), math.sqrt(rho / (1.0 - rho))), z)
+    x += threshold[:, None]
+    return special.ndtr(x, out=x)
+
+
+def _logistic(x: float) -> float:
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def logistic_normal_mean(alpha: float, beta: float) -> float:
@@ -57,10 +68,9 @@ def logistic_normal_mean(alpha: float, beta: float) -> float:
     if beta == 0.0 or not math.isfinite(alpha):
         return float(special.expit(alpha))
     val, _ = integrate.quad(
-        lambda z: special.expit(alpha - beta * z) * stats.norm.pdf(z),
+        lambda z: _logistic(alpha - beta * z) * math.exp(-0.5 * z * z) * _INV_SQRT_2PI,
         -np.inf,
         np.inf,
-        points=None,
         epsabs=1e-14,
         epsrel=1e-12,
         limit=200,
@@ -137,9 +147,14 @@ def collection_hazard(
     if beta == 0.0:
         raw = (scale * np.asarray(c, dtype=float))[:, None]
     else:
-        raw = special.expit(alpha[:, None] - beta * np.asarray(z)[None, :])
-        raw *= scale
-    return np.minimum(raw, 1.0 - d)
+        # scale / (1 + exp(beta z - alpha)): the logistic through numpy's vectorised exp
+        raw = np.subtract.outer(-alpha, -beta * np.asarray(z))
+        with np.errstate(over="ignore"):
+            np.exp(raw, out=raw)
+        raw += 1.0
+        np.divide(scale, raw, out=raw)
+    cap = 1.0 - d
+    return np.minimum(raw, cap, out=raw if raw.shape[1] >= cap.shape[1] else None)
 
 
 def revenue_shock(z: np.ndarray, xi: np.ndarray, v: float, kappa: float) -> np.ndarray | float:

@@ -1,0 +1,204 @@
+"""Engine benchmark: the engine against a floor and a reference, in wall time, path-months per
+second and peak resident memory (DESIGN 5; see the README for the figures).
+
+    python benchmarks/bench_engine.py            # 100k and 1M paths, then 10M of the engine
+    python benchmarks/bench_engine.py --quick    # 100k only
+    python benchmarks/bench_engine.py --threads  # 1 vs 2 threads, median of 3 runs
+
+- engine: ``simulator.simulate`` (random numbers, state, flows, per-path outputs, sample).
+- floor: the same random numbers (DESIGN 2.10) and the same hazard and revenue evaluations
+  (``simulator.hazards``) for every path and month, with no receivables state, on the same
+  threads: no numpy engine can be much faster.
+- reference: a straightforward transcription of DESIGN 2.4: one ``(paths, ages)`` array per
+  block of 8,192 paths, hazards for ``(paths, K)`` gathered to ``(paths, ages)`` by fancy
+  indexing, C, D, R and a shifted copy; one thread.
+
+Each measurement runs in a fresh process so its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SCENARIO = HERE / "bench.toml"
+
+
+def _scenario():
+    from simulator import load_scenario
+
+    return load_scenario(SCENARIO)
+
+
+def run_engine(paths: int, workers: int) -> None:
+    from simulator import simulate
+
+    simulate(_scenario(), paths=paths, workers=workers)
+
+
+def run_floor(paths: int, workers: int) -> None:
+    from simulator.engine import BLOCK_SIZE, compile_params
+    from simulator.hazards import collection_hazard, default_hazard, factor_step, revenue_shock
+
+    prm = compile_params(_scenario())
+    seed = 0
+
+    def block(i: int) -> float:
+        n = min(BLOCK_SIZE, paths - i * BLOCK_SIZE)
+        rng = np.random.default_rng([i, seed])
+        z = rng.standard_normal(BLOCK_SIZE)[:n]
+        acc = 0.0
+        for t in range(1, prm.horizon + 1):
+            eps = rng.standard_normal(BLOCK_SIZE)[:n]
+            xi = rng.standard_normal(BLOCK_SIZE)[:n]
+            z = factor_step(z, eps, prm.phi)
+            d = default_hazard(prm.default_rate, prm.rho, z)
+            h = collection_hazard(
+                prm.collection_rate, prm.alpha, prm.beta, prm.collection_scale[t - 1], z, d
+            )
+            rev = prm.revenue_base[t - 1] * revenue_shock(z, xi, prm.volatility, prm.kappa)
+            acc += float(h[0, 0] + d[0, 0] + np.asarray(rev).flat[0])
+        return acc
+
+    n_blocks = math.ceil(paths / BLOCK_SIZE)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(block, range(n_blocks)))
+
+
+def run_reference(paths: int, workers: int) -> None:
+    from simulator.engine import compile_params
+    from simulator.hazards import collection_hazard, default_hazard, factor_step, revenue_shock
+
+    prm = compile_params(_scenario())
+    A, H = prm.n_ages, prm.horizon
+    bucket = np.repeat(np.arange(prm.n_buckets), [hi - lo for lo, hi in prm.slices])
+    size = 8192
+    runway = np.empty(paths, dtype=np.int16)
+    for i in range(math.ceil(paths / size)):
+        n = min(size, paths - i * size)
+        rng = np.random.default_rng([i, 0])
+        z = rng.standard_normal(n)
+        S = np.tile(prm.opening_by_age, (n, 1))  # (paths, ages)
+        cash = np.full(n, prm.cash_opening)
+        tau = np.full(n, H + 1)
+        for t in range(1, H + 1):
+            eps, xi = rng.standard_normal(n), rng.standard_normal(n)
+            z = factor_step(z, eps, prm.phi)
+            d = np.broadcast_to(default_hazard(prm.default_rate, prm.rho, z), (prm.n_buckets, n))
+            h = collection_hazard(
+                prm.collection_rate, prm.alpha, prm.beta, prm.collection_scale[t - 1], z, d
+            )
+            h, d = np.broadcast_to(h, d.shape).T, d.T  # (paths, K)
+            ha, da = h[:, bucket], d[:, bucket]  # (paths, ages)
+            C, D = S * ha, S * da
+            R = S * np.maximum(1 - ha - da, 0)
+            rev = prm.revenue_base[t - 1] * revenue_shock(z, xi, prm.volatility, prm.kappa)
+            new = np.zeros_like(S)
+            new[:, 1:] = R[:, :-1]
+            new[:, -1] += R[:, -1]
+            new[:, 0] += prm.credit_share * rev
+            S = new
+            cash = cash + C.sum(1) + (1 - prm.credit_share - prm.variable_cost_ratio) * rev
+            cash -= prm.fixed_outflow[t - 1]
+            tau = np.where((cash < prm.cash_floor) & (tau > H), t, tau)
+            D.sum(1)
+        runway[i * size : i * size + n] = tau
+
+
+KINDS = {"engine": run_engine, "floor": run_floor, "reference": run_reference}
+
+
+def measure(kind: str, paths: int, workers: int) -> dict:
+    """Run one measurement in a fresh process; return wall time and peak RSS."""
+    cmd = [sys.executable, __file__, "--one", kind, str(paths), str(workers)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _one(kind: str, paths: int, workers: int) -> None:
+    import simulator  # noqa: F401  (import time is not measured)
+
+    start = time.perf_counter()
+    KINDS[kind](paths, workers)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(
+        json.dumps({"kind": kind, "paths": paths, "workers": workers, "wall": wall, "peak": peak})
+    )
+
+
+def _row(m: dict, months: int) -> str:
+    rate = m["paths"] * months / m["wall"]
+    return (
+        f"{m['kind']:<10} {m['paths']:>11,} {m['workers']:>3}  {m['wall']:9.2f} s"
+        f"  {rate / 1e6:8.2f} M path-months/s  {m['peak'] / 2**20:8.0f} MiB"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--one", nargs=3, metavar=("KIND", "PATHS", "WORKERS"), help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true", help="100,000 paths only, no 10M run")
+    ap.add_argument("--threads", action="store_true", help="1 vs 2 threads, median of 3")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    if args.one:
+        _one(args.one[0], int(args.one[1]), int(args.one[2]))
+        return
+    months = _scenario().simulation.horizon_months
+    w = args.workers
+    print(
+        f"benchmark: {SCENARIO.name}, {months} months, {w} threads, "
+        f"{os.cpu_count()} CPUs, numpy {np.__version__}"
+    )
+    print(f"command: python benchmarks/bench_engine.py {' '.join(sys.argv[1:])}".rstrip())
+    if args.threads:
+        for paths in (1_000_000,):
+            walls = {
+                k: statistics.median(measure("engine", paths, k)["wall"] for _ in range(3))
+                for k in (1, 2)
+            }
+            print(
+                f"engine {paths:,} paths: 1 thread {walls[1]:.2f} s, 2 threads {walls[2]:.2f} s,"
+                f" speed-up {walls[1] / walls[2]:.2f}x (median of 3)"
+            )
+        return
+    sizes = (100_000,) if args.quick else (100_000, 1_000_000)
+    for paths in sizes:
+        eng = measure("engine", paths, w)
+        flo = measure("floor", paths, w)
+        ref = measure("reference", paths, 1)
+        for m in (eng, flo, ref):
+            print(_row(m, months))
+        print(
+            f"  engine/floor {eng['wall'] / flo['wall']:.2f}x   "
+            f"reference/engine {ref['wall'] / eng['wall']:.1f}x"
+        )
+        if paths == 1_000_000:
+            base = eng
+    if not args.quick:
+        big = measure("engine", 10_000_000, w)
+        print(_row(big, months))
+        per_big = big["wall"] / big["paths"]
+        per_base = base["wall"] / base["paths"]
+        print(
+            f"  10M: peak {big['peak'] / 2**30:.2f} GiB, time per path "
+            f"{per_big / per_base:.2f}x the 1M run"
+        )
+
+
+if __name__ == "__main__":
+    main()
