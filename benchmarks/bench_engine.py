@@ -82,7 +82,7 @@ def run_reference(paths: int, workers: int) -> None:
     from simulator.hazards import collection_hazard, default_hazard, factor_step, revenue_shock
 
     prm = compile_params(_scenario())
-    A, H = prm.n_ages, prm.horizon
+    H = prm.horizon
     bucket = np.repeat(np.arange(prm.n_buckets), [hi - lo for lo, hi in prm.slices])
     size = 8192
     runway = np.empty(paths, dtype=np.int16)
