@@ -268,10 +268,10 @@ def _monthly_table(
         cols[f"{name}_mean"] = mean[:, i]
         cols[f"{name}_se"] = se[:, i]
         if name in QUANTILE_VARS:
-            for q in QUANTILES:
-                cols[f"{name}_p{q}"] = (
-                    np.quantile(sample[i], q / 100, axis=-1)
-                    if sample is not None and sample.shape[-1]
-                    else np.full(horizon + 1, np.nan)
-                )
+            if sample is not None and sample.shape[-1]:
+                qs = np.quantile(sample[i], np.array(QUANTILES) / 100, axis=-1)
+            else:
+                qs = np.full((len(QUANTILES), horizon + 1), np.nan)
+            for q, values in zip(QUANTILES, qs, strict=True):
+                cols[f"{name}_p{q}"] = values
     return pd.DataFrame(cols)
