@@ -1,0 +1,357 @@
+"""The compiled monthly kernel of the engine (numba, ``nogil`` so that blocks scale on threads).
+
+The engine draws a block's random numbers with numpy (DESIGN 2.10) and evaluates the Vasicek
+default hazards with :func:`scipy.special.ndtr`, a chunk of months at a time; everything else of
+a month (collection hazards, revenue, ageing, flows, cash, per-path outputs, monthly moments and
+the trajectory sample) runs here, one tile of :data:`TILE` paths at a time, so that a tile's state
+stays in the first-level cache for the whole chunk of months.
+
+Within a tile the state is age-major, ``W[pos, path]``, in a window that slides down by one row a
+month: age ``a`` of month ``j`` of the chunk lives at row ``M - j + a``. Ageing is then free (a
+balance keeps its row and its age grows because the window moves), and a month multiplies each
+bucket's rows by that bucket's survival factor in place.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+from numba.core import types
+from numba.extending import intrinsic
+
+__all__ = ["TILE", "advance_factor", "run_chunk"]
+
+#: Paths per tile (a multiple of the SIMD width; a tile's state stays in cache over a chunk).
+TILE = 128
+
+_ROUND = 6755399441055744.0  # 1.5 * 2**52: adding and subtracting it rounds to an integer
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 with its low bits cleared: k * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+# 1/k! for k = 0..13: the Taylor series of exp on |r| <= ln(2)/2 to below 1e-17 relative
+_INV_FACT = tuple(1.0 / math.factorial(k) for k in range(14))
+
+
+@intrinsic
+def _bits_to_double(typingctx, x):
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return sig, codegen
+
+
+@nb.njit(inline="always")
+def _exp(y):
+    """``exp(y)`` to within an ulp or two, without branches so that loops over it vectorise."""
+    yc = min(max(y, -745.2), 709.8)
+    k = (yc * _LOG2E + _ROUND) - _ROUND
+    r = (yc - k * _LN2_HI) - k * _LN2_LO
+    p = _INV_FACT[13]
+    p = p * r + _INV_FACT[12]
+    p = p * r + _INV_FACT[11]
+    p = p * r + _INV_FACT[10]
+    p = p * r + _INV_FACT[9]
+    p = p * r + _INV_FACT[8]
+    p = p * r + _INV_FACT[7]
+    p = p * r + _INV_FACT[6]
+    p = p * r + _INV_FACT[5]
+    p = p * r + _INV_FACT[4]
+    p = p * r + _INV_FACT[3]
+    p = p * r + _INV_FACT[2]
+    p = p * r + 1.0
+    p = p * r + 1.0
+    ki = np.int64(k)
+    k1 = ki >> 1  # 2**k as two factors, each a normal double, so that underflow rounds once
+    out = p * _bits_to_double((k1 + 1023) << 52) * _bits_to_double((ki - k1 + 1023) << 52)
+    out = math.inf if y > 709.8 else out
+    return 0.0 if y < -745.2 else out
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def advance_factor(z, noise, phi, out, threshold, loading, x):
+    """``Z_t = phi Z_{t-1} + sqrt(1 - phi^2) eps_t`` for the months of a chunk.
+
+    ``z`` (n,) is ``Z`` before the chunk and is updated to its last month; ``noise`` is
+    (M, 2, BLOCK_SIZE) with ``eps_t`` in ``[:, 0]``; ``out`` (M, n) receives ``Z_t``. Unless
+    ``x`` is empty, it (K, M, n) receives ``threshold_b + loading * Z_t``, the argument of the
+    normal distribution function in the Vasicek default hazard.
+    """
+    c = math.sqrt(max(1.0 - phi * phi, 0.0))
+    n = z.shape[0]
+    for j in range(out.shape[0]):
+        eps = noise[j, 0, :n]
+        zj = out[j]
+        for p in range(n):
+            zj[p] = phi * z[p] + c * eps[p]
+        for p in range(n):
+            z[p] = zj[p]
+        for b in range(x.shape[0]):
+            xb = x[b, j]
+            tb = threshold[b]
+            for p in range(n):
+                xb[p] = loading * zj[p] + tb
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy", fastmath={"reassoc", "nsz"})
+def _moments(vals, shift, s1, s2, m):
+    """Add ``sum(x - shift)`` and ``sum((x - shift)**2)`` over ``m`` paths, per variable."""
+    for v in range(vals.shape[0]):
+        a = 0.0
+        b = 0.0
+        sh = shift[v]
+        for p in range(m):
+            x = vals[v, p] - sh
+            a += x
+            b += x * x
+        s1[v] += a
+        s2[v] += b
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def run_chunk(
+    t0,
+    zc,
+    noise,
+    dc,
+    rho_zero,
+    p_def,
+    alpha,
+    c_rate,
+    beta,
+    coll_scale,
+    rev_base,
+    volatility,
+    kappa,
+    credit_share,
+    cash_rate,
+    fixed_outflow,
+    other_inflow,
+    cash_floor,
+    horizon,
+    lo_b,
+    hi_b,
+    write_off,
+    r,
+    S,
+    G,
+    allowance,
+    cash,
+    runway,
+    min_cash,
+    tot_coll,
+    tot_loss,
+    shift,
+    s1,
+    s2,
+    sample,
+    n_sample,
+    trace,
+    tr_h,
+    tr_d,
+    tr_coll,
+    tr_def,
+    tr_mig,
+    tr_wo,
+    tr_smin,
+):
+    """Run months ``t0 + 1 .. t0 + M`` of a block, one tile of paths at a time.
+
+    ``zc`` (M, n) is the factor, ``noise`` (M, 2, BLOCK_SIZE) the draws (``xi_t`` in
+    ``[:, 1]``), ``dc`` (K, M, n) the default hazards (unused when ``rho_zero``). The state
+    ``S`` (A, n), ``G`` (K, n) and the per-path arrays are updated in place; the monthly moments
+    are accumulated into ``s1``, ``s2`` (H+1, V) about ``shift`` (the first path's values, set
+    here when the tile holding path 0 is processed).
+    """
+    M, n = zc.shape
+    A = S.shape[0]
+    K = G.shape[0]
+    V = s1.shape[1]
+    sig_rev = math.sqrt(max(1.0 - kappa * kappa, 0.0))
+    half_v2 = 0.5 * volatility * volatility
+    T = TILE
+    W = np.empty((M + A, T))
+    h = np.empty((K, T))
+    d = np.empty((K, T))
+    f = np.empty((K, T))
+    vals = np.empty((V, T))  # this month's monthly values of the tile's paths
+    # rows of vals (the order of MONTHLY_VARS, then gross by bucket)
+    cash_v, gross_v, allow_v, coll_v, loss_v, dflt_v, wo_v, charge_v, rev_v = range(9)
+    # Each loop below reads and writes few arrays, so that LLVM can vectorise it.
+    for p0 in range(0, n, T):
+        m = min(T, n - p0)
+        for a in range(A):
+            for p in range(m):
+                W[M + a, p] = S[a, p0 + p]
+        for b in range(K):
+            for p in range(m):
+                vals[9 + b, p] = G[b, p0 + p]
+        for j in range(M):
+            t = t0 + j + 1
+            base = M - j  # row of age 0 before this month's ageing
+            scale = coll_scale[t - 1]
+            zj = zc[j, p0 : p0 + m]
+            # hazards (DESIGN 2.3) and revenue (2.5)
+            for b in range(K):
+                db = d[b]
+                if rho_zero:
+                    pb = p_def[b]
+                    for p in range(m):
+                        db[p] = pb
+                else:
+                    dcb = dc[b, j, p0 : p0 + m]
+                    for p in range(m):
+                        db[p] = dcb[p]
+                hb = h[b]
+                if beta == 0.0:
+                    raw = scale * c_rate[b]
+                    for p in range(m):
+                        cap = 1.0 - db[p]
+                        hb[p] = raw if raw < cap else cap
+                else:
+                    ab = alpha[b]
+                    for p in range(m):
+                        raw = scale / (_exp(beta * zj[p] - ab) + 1.0)
+                        cap = 1.0 - db[p]
+                        hb[p] = raw if raw < cap else cap
+                fb = f[b]
+                for p in range(m):
+                    fb[p] = max(1.0 - hb[p] - db[p], 0.0)
+            rev = vals[rev_v]
+            rb = rev_base[t - 1]
+            if volatility == 0.0:
+                for p in range(m):
+                    rev[p] = rb
+            else:
+                xij = noise[j, 1, p0 : p0 + m]
+                for p in range(m):
+                    eta = -kappa * zj[p] + sig_rev * xij[p]
+                    rev[p] = rb * _exp(volatility * eta - half_v2)
+            # flows on the book at the start of the month
+            coll = vals[coll_v]
+            dflt = vals[dflt_v]
+            for p in range(m):
+                coll[p] = 0.0
+            for p in range(m):
+                dflt[p] = 0.0
+            for b in range(K):
+                hb = h[b]
+                gb = vals[9 + b]
+                for p in range(m):
+                    coll[p] += hb[p] * gb[p]
+            for b in range(K):
+                db = d[b]
+                gb = vals[9 + b]
+                for p in range(m):
+                    dflt[p] += db[p] * gb[p]
+            if trace:
+                for b in range(K):
+                    for p in range(m):
+                        tr_h[b, t - 1, p0 + p] = h[b, p]
+                        tr_d[b, t - 1, p0 + p] = d[b, p]
+                        tr_coll[b, t - 1, p0 + p] = h[b, p] * vals[9 + b, p]
+                        tr_def[b, t - 1, p0 + p] = d[b, p] * vals[9 + b, p]
+            # survival and ageing (2.4): age a keeps its row, the window moves down by one
+            for b in range(K):
+                fb = f[b]
+                for a in range(lo_b[b], hi_b[b]):
+                    wr = W[base + a]
+                    for p in range(m):
+                        wr[p] *= fb[p]
+            if trace:
+                for b in range(K - 1):
+                    for p in range(m):
+                        tr_mig[b, t - 1, p0 + p] = W[base + hi_b[b] - 1, p]
+            nb0 = base - 1  # row of age 0 after ageing
+            w0 = W[nb0]
+            for p in range(m):
+                w0[p] = credit_share * rev[p]
+            wo = vals[wo_v]
+            last = W[nb0 + A]  # what ageing moved beyond the last age
+            if write_off:
+                for p in range(m):
+                    wo[p] = last[p]
+            else:
+                for p in range(m):
+                    wo[p] = 0.0
+                wl = W[nb0 + A - 1]
+                for p in range(m):
+                    wl[p] += last[p]
+            # gross by bucket, allowance, charge, cash
+            for b in range(K):
+                gb = vals[9 + b]
+                wr = W[nb0 + lo_b[b]]
+                for p in range(m):
+                    gb[p] = wr[p]
+                for a in range(lo_b[b] + 1, hi_b[b]):
+                    wr = W[nb0 + a]
+                    for p in range(m):
+                        gb[p] += wr[p]
+            gross = vals[gross_v]
+            allow = vals[allow_v]
+            g0 = vals[9]
+            r0 = r[0]
+            for p in range(m):
+                gross[p] = g0[p]
+            for p in range(m):
+                allow[p] = r0 * g0[p]
+            for b in range(1, K):
+                gb = vals[9 + b]
+                rb = r[b]
+                for p in range(m):
+                    gross[p] += gb[p]
+                for p in range(m):
+                    allow[p] += rb * gb[p]
+            loss = vals[loss_v]
+            for p in range(m):
+                loss[p] = dflt[p] + wo[p]
+            charge = vals[charge_v]
+            al = allowance[p0 : p0 + m]
+            for p in range(m):
+                charge[p] = allow[p] - al[p] + loss[p]
+            for p in range(m):
+                al[p] = allow[p]
+            fo = fixed_outflow[t - 1]
+            cs = cash[p0 : p0 + m]
+            for p in range(m):
+                cs[p] += coll[p] + cash_rate * rev[p] - fo + other_inflow
+            cv = vals[cash_v]
+            for p in range(m):
+                cv[p] = cs[p]
+            rw = runway[p0 : p0 + m]
+            for p in range(m):
+                if cs[p] < cash_floor and rw[p] > horizon:
+                    rw[p] = t
+            mc = min_cash[p0 : p0 + m]
+            for p in range(m):
+                mc[p] = min(mc[p], cs[p])
+            tc = tot_coll[p0 : p0 + m]
+            for p in range(m):
+                tc[p] += coll[p]
+            tl = tot_loss[p0 : p0 + m]
+            for p in range(m):
+                tl[p] += loss[p]
+            if trace:
+                for p in range(m):
+                    smin = W[nb0, p]
+                    for a in range(1, A):
+                        smin = min(smin, W[nb0 + a, p])
+                    tr_smin[t - 1, p0 + p] = smin
+                    tr_wo[t - 1, p0 + p] = wo[p]
+            # monthly moments about the first path's values, and the trajectory sample
+            if p0 == 0:
+                for v in range(V):
+                    shift[t, v] = vals[v, 0]
+            _moments(vals, shift[t], s1[t], s2[t], m)
+            for v in range(V):
+                for p in range(min(m, n_sample - p0)):
+                    sample[v, t, p0 + p] = vals[v, p]
+        for a in range(A):  # after the chunk, age a is back at row a
+            for p in range(m):
+                S[a, p0 + p] = W[a, p]
+        for b in range(K):
+            for p in range(m):
+                G[b, p0 + p] = vals[9 + b, p]
