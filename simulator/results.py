@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -117,6 +117,7 @@ class SimulationResult:
     trajectory: dict[str, np.ndarray] | None
     engine_version: str
     wall_seconds: float = float("nan")
+    _analytics: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def seed(self) -> int:
@@ -197,6 +198,19 @@ class SimulationResult:
             }
         ).rename_axis("path")
 
+    def analytics(self) -> Any:
+        """Implied provision rates and weighted ECL of the scenario (computed once, then cached).
+
+        Returns
+        -------
+        simulator.provisioning.Analytics
+        """
+        if self._analytics is None:
+            from .provisioning import analyse
+
+            self._analytics = analyse(self.scenario)
+        return self._analytics
+
     def summary(self) -> dict[str, Any]:
         """The summary statistics of DESIGN 2.9, with standard errors.
 
@@ -223,6 +237,7 @@ class SimulationResult:
         out["allowance_opening"] = float(np.dot(rates, sc.buckets.gross))
         out["gross_opening"] = float(np.sum(sc.buckets.gross))
         out["disclosed_rates"] = dict(zip(sc.labels, rates, strict=True))
+        out.update(self.analytics().summary_fields())  # implied rates, coverage, weighted ECL
         out["unit"] = sc.money_unit
         out["horizon_months"] = self.horizon
         out["scenario"] = sc.model_dump(mode="json")

@@ -49,6 +49,8 @@ FOLDER_FILES = {
     "monthly.csv",
     "scenario.toml",
     "manifest.json",
+    "provisioning.csv",
+    "provision_matrix.csv",
     "plots/runway.png",
     "plots/cash_fan.png",
     "plots/aging.png",
@@ -80,7 +82,8 @@ def test_run_writes_a_complete_folder_and_a_second_run_leaves_it_alone(scenario,
     first = runs[0]
     assert f"Results written to {first.relative_to(in_tmp)}/" in out
     files = _files(first)
-    assert set(files) == FOLDER_FILES
+    declares_ecl = load_scenario(scenario).ecl_scenarios is not None
+    assert set(files) == FOLDER_FILES | ({"ecl_scenarios.csv"} if declares_ecl else set())
     manifest = json.loads((first / "manifest.json").read_text())
     assert {k: v["sha256"] for k, v in manifest["files"].items()} == {
         k: v for k, v in files.items() if k != "manifest.json"
