@@ -103,6 +103,7 @@ def _format_summary(s: dict[str, Any], out_dir: Path | None) -> str:
         if s["gross_opening"]
         else f"  opening allowance       {_num(s['allowance_opening'])}",
     ]
+    lines += _implied_lines(s)
     if out_dir is not None:
         lines += ["", f"Results written to {out_dir}/"]
     return "\n".join(lines)
@@ -208,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("results_dir", help="a folder written by 'arsim run'")
     plot.add_argument("--json", action="store_true", help="print the plot paths as JSON")
     plot.set_defaults(func=cmd_plot)
+    _add_sweep_commands(sub, common)
+    _add_implied_rates_command(sub, common)
+    _add_calibrate_command(sub)
     return parser
 
 
@@ -256,3 +260,907 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> NoReturn:
     """Console-script entry point."""
     sys.exit(main())
+
+
+# --------------------------------------------------------------------------------------------
+# Sweeps, reverse stress tests and sensitivity: `arsim sweep`, `solve`, `sensitivity`
+
+
+def _sweep_definition(kind: str, scenario: Any) -> dict[str, Any]:
+    """What makes two commands "the same sweep" (their folder is resumed, not refused)."""
+    from .engine import ENGINE_VERSION
+    from .storage import scenario_hash
+
+    return {
+        "kind": kind,
+        "scenario_sha256": scenario_hash(scenario.model_copy(update={"sweep": None})),
+        "paths": scenario.simulation.paths,
+        "seed": scenario.simulation.seed,
+        "engine_version": ENGINE_VERSION,
+    }
+
+
+def _sweep_folder(args: argparse.Namespace, definition: dict[str, Any], overrides: dict):
+    from .storage import SweepFolder, SweepFolderError, default_out_dir
+
+    out = Path(args.out) if args.out is not None else default_out_dir(args.scenario)
+    info = {"command": definition["kind"], "scenario_file": args.scenario, "overrides": overrides}
+    try:
+        return SweepFolder.prepare(out, definition, force=args.force, info=info)
+    except SweepFolderError as exc:
+        raise UserError(f"{out}: --out: {exc}") from None
+
+
+def _check_sweep_args(args: argparse.Namespace) -> None:
+    from .sweep import SchedulerError, check_scheduler
+
+    try:
+        check_scheduler(args.scheduler)
+    except SchedulerError as exc:
+        raise UserError(f"{args.scheduler}: --scheduler: {exc}") from None
+
+
+def _default_metric(scenario: Any) -> str:
+    from .sweep import DEFAULT_METRIC
+
+    return DEFAULT_METRIC if scenario.simulation.horizon_months >= 12 else "p_runway_le_horizon"
+
+
+def _check_memory(args: argparse.Namespace, points: list) -> None:
+    from .engine import ResourceError
+    from .sweep import memory_ok
+
+    ok, need, have = memory_ok(points, args.workers or os.cpu_count() or 1)
+    if not ok:
+        raise ResourceError(
+            f"this sweep needs about {need / 2**30:.1f} GiB of memory and the machine has "
+            f"{have / 2**30:.1f} GiB; use fewer paths"
+        )
+
+
+class _PointSaver:
+    """Saves each finished point to the sweep's folder as it arrives; collects failures.
+
+    The folder is created with the first finished point (so a command that stops on a user's
+    mistake writes nothing), or only when :meth:`create` is called if ``deferred``.
+    """
+
+    def __init__(self, folder: Any, deferred: bool = False) -> None:
+        self.folder, self.deferred = folder, deferred
+        self.created = False
+        self.buffer: list[dict[str, Any]] = []
+        self.failures: list[Any] = []
+        self.saved = 0
+
+    def create(self) -> None:
+        if not self.created:
+            self.folder.create()
+            self.created = True
+        for record in self.buffer:
+            self.folder.write_point(record)
+            self.saved += 1
+        self.buffer.clear()
+
+    def __call__(self, outcome: Any) -> None:
+        if not outcome.ok:
+            self.failures.append(outcome)
+            return
+        self.buffer.append(outcome.record())
+        if self.created or not self.deferred:
+            self.create()
+
+
+def _execute(
+    args: argparse.Namespace,
+    folder: Any,
+    work: Any,
+    *,
+    done: dict[str, Any],
+    desc: str,
+    new_points: int | None = None,
+    deferred: bool = False,
+) -> tuple[Any, _PointSaver, Any]:
+    """Run ``work(runner, saver)`` on the chosen scheduler with a progress bar on stderr.
+
+    ``done`` holds the summaries of the points already in the folder; ``new_points`` is the
+    number of points to compute if known (0: no executor is started).
+    """
+    from tqdm import tqdm
+
+    from .sweep import PointRunner, SchedulerError, open_executor
+
+    saver = _PointSaver(folder, deferred=deferred)
+    scheduler, workers = (args.scheduler, args.workers) if new_points != 0 else ("local", 1)
+    try:
+        with (
+            open_executor(scheduler, workers) as (executor, slots),
+            tqdm(total=0, desc=desc, unit="task", disable=None, file=sys.stderr) as bar,
+        ):
+
+            def plan(tasks: int) -> None:
+                bar.total += tasks
+                bar.refresh()
+
+            runner = PointRunner(
+                executor, slots=slots, done=done, on_point=saver, on_task=bar.update, on_plan=plan
+            )
+            result = work(runner, saver)
+    except SchedulerError as exc:
+        raise UserError(f"{args.scheduler}: --scheduler: {exc}") from None
+    return result, saver, runner
+
+
+def _done_points(folder: Any) -> dict[str, Any]:
+    """Summaries of the points already in the folder, by key."""
+    return {key: record["summary"] for key, record in folder.load_points().items()}
+
+
+def _interrupted(folder: Any) -> int:
+    points = folder.work / "points"
+    kept = len(list(points.glob("*.json"))) if points.is_dir() else 0
+    if kept:
+        print(
+            f"arsim: interrupted; {kept} finished point(s) are kept in {folder.work}/; "
+            f"run the same command with --out {folder.out} to finish the rest",
+            file=sys.stderr,
+        )
+    else:
+        print("arsim: interrupted before any point finished; nothing was written", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _report_failures(failures: list[Any]) -> None:
+    from .sweep import params_text
+
+    for o in failures:
+        print(
+            f"arsim: point {o.point.index} ({params_text(o.point.params)}) failed: {o.error}",
+            file=sys.stderr,
+        )
+
+
+def _metric_text(value: Any, se: Any, metric: str, scenario: Any) -> str:
+    from .sweep_plots import metric_label
+
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    kind = metric_label(metric, scenario)[2]
+    has_se = se is not None and isinstance(se, int | float) and math.isfinite(se)
+    if kind in ("probability", "share"):
+        return f"{100 * value:.2f} %" + (f" ± {100 * se:.2f} %" if has_se else "")
+    if kind == "months":
+        return f"{value:g} months"
+    return f"{value:,.2f}" + (f" ± {se:,.2f}" if has_se else "")
+
+
+def _json_records(table: Any) -> list[dict[str, Any]]:
+    clean = table.astype(object).where(table.notna(), None)
+    return [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in clean.to_dict("records")
+    ]
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from . import sweep as sw
+    from .sweep_plots import metric_label, sweep_figures
+
+    scenario, overrides = _load(args)
+    _check_sweep_args(args)
+    if args.sobol is not None:
+        design = sw.sobol_design(scenario, args.param or [], args.sobol, scenario.simulation.seed)
+    elif args.param:
+        design = sw.grid_design(scenario, args.param)
+    else:
+        design = sw.table_design(scenario)
+    metrics = [m.strip() for text in (args.metric or []) for m in text.split(",") if m.strip()]
+    metrics = list(dict.fromkeys(metrics or [_default_metric(scenario)]))
+    for metric in metrics:
+        sw.check_metric(scenario, metric)
+    if args.level is not None and not math.isfinite(args.level):
+        raise UserError(f"{args.scenario}: --level: must be a finite number")
+    points = sw.make_points(scenario, design)
+    definition = {**_sweep_definition("sweep", scenario), "design": design.to_dict()}
+    folder = _sweep_folder(args, definition, overrides)
+    _check_memory(args, points)
+    done = _done_points(folder)
+    try:
+        outcomes, saver, runner = _execute(
+            args,
+            folder,
+            lambda r, _s: r.run(points),
+            done=done,
+            desc="sweep",
+            new_points=len({p.key for p in points if p.key not in done}),
+        )
+    except KeyboardInterrupt:
+        return _interrupted(folder)
+    table = sw.sweep_table(outcomes, design.fields)
+    failures = [
+        {"index": o.point.index, "params": o.point.params, "error": o.error}
+        for o in outcomes
+        if not o.ok
+    ]
+    figures = sweep_figures(table, design.fields, metrics, scenario=scenario, level=args.level)
+    written = folder.finish(
+        tables={"table": table},
+        documents={"failures": failures} if failures else {},
+        figures=figures,
+    )
+    computed = runner.computed
+    reused = sum(1 for o in outcomes if o.cached)
+    if args.json:
+        doc = {
+            "folder": str(written),
+            "fields": list(design.fields),
+            "design": design.kind,
+            "paths": scenario.simulation.paths,
+            "seed": scenario.simulation.seed,
+            "computed": computed,
+            "reused": reused,
+            "failed": failures,
+            "points": _json_records(table),
+        }
+        print(json.dumps(doc, indent=2, default=str))
+    else:
+        sim = scenario.simulation
+        lines = [
+            f"{scenario.scenario.name}: sweep of {', '.join(design.fields)}",
+            f"{len(points)} points × {sim.paths:,} paths, seed {sim.seed} (common random "
+            f"numbers); {computed} computed now, {reused} reused from an earlier run",
+            "",
+        ]
+        heads = [*design.fields, *(metric_label(m, scenario)[0] for m in metrics)]
+        rows = []
+        for _, row in table.iterrows():
+            cells = [f"{row[f]:g}" for f in design.fields]
+            for m in metrics:
+                cells.append(_metric_text(row.get(m), row.get(f"{m}_se"), m, scenario))
+            rows.append(cells)
+        widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(heads)]
+        lines.append("  ".join(h.rjust(w) for h, w in zip(heads, widths, strict=True)))
+        lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        if not figures and len(design.fields) > 2:
+            lines += ["", "(plots are drawn for sweeps over one or two fields)"]
+        lines += ["", f"Results written to {written}/"]
+        print("\n".join(lines))
+    _report_failures(saver.failures)
+    return EXIT_INTERNAL if failures else EXIT_OK
+
+
+def _parse_bracket(text: str, source: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError:
+        raise UserError(
+            f"{source}: --bracket: expected lo,hi (two numbers), got {text!r}"
+        ) from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise UserError(f"{source}: --bracket: expected finite lo < hi, got {text!r}")
+    return lo, hi
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from . import sweep as sw
+    from .sweep_plots import metric_label, solve_figures
+
+    scenario, overrides = _load(args)
+    _check_sweep_args(args)
+    metric = args.metric or _default_metric(scenario)
+    info = sw.field_info(scenario, args.param)
+    if info.kind != "float":
+        raise UserError(f"{args.scenario}: {args.param}: solve needs a real-valued field")
+    sw.check_metric(scenario, metric)
+    if not math.isfinite(args.target):
+        raise UserError(f"{args.scenario}: --target: must be a finite number")
+    if args.bracket is not None:
+        bracket = _parse_bracket(args.bracket, args.scenario)
+    else:
+        bracket = sw.default_bracket(scenario, args.param)
+    ends = [sw.make_point(scenario, {args.param: x}) for x in bracket]  # ends in range
+    definition = {
+        **_sweep_definition("solve", scenario),
+        "field": args.param,
+        "metric": metric,
+        "target": args.target,
+        "bracket": list(bracket),
+    }
+    folder = _sweep_folder(args, definition, overrides)
+    _check_memory(args, ends)
+
+    def work(runner: Any, saver: _PointSaver) -> Any:
+        return sw.solve(
+            scenario,
+            args.param,
+            metric,
+            args.target,
+            runner,
+            bracket=bracket,
+            on_bracketed=saver.create,
+        )
+
+    try:
+        result, _saver, _runner = _execute(
+            args, folder, work, done=_done_points(folder), desc="solve", deferred=True
+        )
+    except KeyboardInterrupt:
+        return _interrupted(folder)
+    except sw.PointFailed as exc:
+        print(f"arsim: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    text, _, _ = metric_label(metric, scenario)
+    doc = result.to_dict()
+    target_txt = _metric_text(args.target, None, metric, scenario)
+    if result.value is None:
+        (lo, hi), (m_lo, m_hi) = result.bracket, result.metric_at_bracket
+        if args.json:
+            print(json.dumps(doc, indent=2))
+        print(
+            f"{args.scenario}: --target: {metric} does not cross {args.target:g} between "
+            f"{args.param}={lo:g} ({_metric_text(m_lo, None, metric, scenario)}) and "
+            f"{hi:g} ({_metric_text(m_hi, None, metric, scenario)}); value: null",
+            file=sys.stderr,
+        )
+        return EXIT_USER
+    import pandas as pd
+
+    evaluations = pd.DataFrame.from_records(doc["evaluations"])
+    written = folder.finish(
+        tables={"evaluations": evaluations},
+        documents={"solve": doc},
+        figures=solve_figures(result, scenario=scenario),
+    )
+    doc["folder"] = str(written)
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    iv = result.interval
+    if iv is None:
+        iv_txt = "n/a (the metric has no standard error)"
+    else:
+        a = "below the bracket" if iv[0] is None else f"{iv[0]:.4g}"
+        b = "above the bracket" if iv[1] is None else f"{iv[1]:.4g}"
+        iv_txt = f"{a} to {b} (where {text} ± 2 SE crosses {target_txt})"
+    lines = [
+        f"{scenario.scenario.name}: reverse stress test",
+        f"{args.param} where {text} = {target_txt}:",
+        f"  value      {result.value:.4g}",
+        f"  interval   {iv_txt}",
+        f"  {text} at {result.value:.4g}: "
+        f"{_metric_text(result.metric_at_value, result.metric_se_at_value, metric, scenario)}",
+        f"  bracket {result.bracket[0]:g} to {result.bracket[1]:g}; "
+        f"{len(result.evaluations)} evaluations × {result.paths:,} paths, seed {result.seed} "
+        "(common random numbers)" + ("" if result.converged else "; NOT CONVERGED"),
+        "",
+        f"Results written to {written}/",
+    ]
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def _setting_short(row: Any, side: str) -> str:
+    setting = row[f"{side}_setting"]
+    if not setting:
+        return "(at its bound)"
+    if setting.startswith("["):
+        value = row[f"{side}_value"]
+        return f"every item × {value:g}" if row["base_value"] == 1.0 else f"every item + {value:g}"
+    return setting
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from . import sweep as sw
+    from .sweep_plots import metric_label, sensitivity_figures
+
+    scenario, overrides = _load(args)
+    _check_sweep_args(args)
+    metric = args.metric or _default_metric(scenario)
+    fields = [f.strip() for f in args.params.split(",") if f.strip()]
+    definition = {
+        **_sweep_definition("sensitivity", scenario),
+        "fields": fields,
+        "delta": args.delta,
+    }
+    points, _ = sw.plan_sensitivity(scenario, fields, delta=args.delta, metric=metric)
+    folder = _sweep_folder(args, definition, overrides)
+    _check_memory(args, points)
+    try:
+        result, saver, _runner = _execute(
+            args,
+            folder,
+            lambda r, _s: sw.sensitivity(scenario, fields, r, delta=args.delta, metric=metric),
+            done=_done_points(folder),
+            desc="sensitivity",
+        )
+    except KeyboardInterrupt:
+        return _interrupted(folder)
+    table = result.table()
+    failures = [{"params": o.point.params, "error": o.error} for o in result.failed]
+    written = folder.finish(
+        tables={"table": table},
+        documents={"failures": failures} if failures else {},
+        figures=sensitivity_figures(table, scenario=scenario, delta=args.delta),
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "folder": str(written),
+                    "metric": metric,
+                    "delta": args.delta,
+                    "paths": scenario.simulation.paths,
+                    "seed": scenario.simulation.seed,
+                    "table": _json_records(table),
+                    "failed": failures,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+    else:
+        text = metric_label(metric, scenario)[0]
+        base = table["metric_base"].iloc[0] if len(table) else None
+        base_se = table["metric_base_se"].iloc[0] if len(table) else None
+        sim = scenario.simulation
+        lines = [
+            f"{scenario.scenario.name}: sensitivity of {text}",
+            f"base {_metric_text(base, base_se, metric, scenario)}; each field moved by "
+            f"±{100 * args.delta:g} % of its value (±{args.delta:g} if it is 0), one at a time; "
+            f"{sim.paths:,} paths, seed {sim.seed} (common random numbers); largest effect first",
+            "",
+        ]
+        heads = ["field", "low", text, "high", text]
+        rows = [
+            [
+                r["field"],
+                _setting_short(r, "low"),
+                _metric_text(r["metric_low"], None, metric, scenario),
+                _setting_short(r, "high"),
+                _metric_text(r["metric_high"], None, metric, scenario),
+            ]
+            for _, r in table.iterrows()
+        ]
+        widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(heads)]
+        lines.append("  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)))
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        lines += ["", f"Results written to {written}/"]
+        print("\n".join(lines))
+    _report_failures(saver.failures)
+    return EXIT_INTERNAL if result.failed else EXIT_OK
+
+
+def _add_sweep_commands(sub: Any, common: Any) -> None:
+    """The ``sweep``, ``solve`` and ``sensitivity`` subcommands."""
+
+    def shared(p: argparse.ArgumentParser) -> None:
+        common(p)
+        p.add_argument(
+            "--out",
+            help="results folder (default results/<stem>/<timestamp>/); a folder written by the "
+            "same command is resumed",
+        )
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="replace an existing --out folder of another command (once the new one is done)",
+        )
+        p.add_argument(
+            "--scheduler",
+            default="local",
+            help="local (processes on this machine, the default), local-dask (a local Dask "
+            "cluster) or tcp://HOST:PORT (an existing Dask cluster)",
+        )
+        p.add_argument(
+            "--workers", type=int, help="processes for local and local-dask (default: CPUs)"
+        )
+
+    sweep = sub.add_parser("sweep", help="run a scenario over a grid or a Sobol sample of fields")
+    shared(sweep)
+    sweep.add_argument(
+        "--param",
+        action="append",
+        metavar="FIELD=SPEC",
+        help="FIELD=start:stop:num or FIELD=a,b,c (repeatable: the product grid); with --sobol, "
+        "FIELD=lo:hi. Default: the scenario's [sweep] table",
+    )
+    sweep.add_argument("--sobol", type=int, metavar="N", help="a Sobol sample of N points")
+    sweep.add_argument(
+        "--metric",
+        action="append",
+        help="metric(s) to plot and print, e.g. p_runway_le_12 (the default), credit_loss_mean, "
+        "runway_quantiles.p50 (repeatable or comma-separated)",
+    )
+    sweep.add_argument(
+        "--level", type=float, help="contour level of a two-field heatmap (default 0.05 for P)"
+    )
+    sweep.set_defaults(func=cmd_sweep)
+
+    solve = sub.add_parser("solve", help="reverse stress test: where a metric crosses a target")
+    shared(solve)
+    solve.add_argument("--param", required=True, metavar="FIELD", help="the field to solve for")
+    solve.add_argument("--metric", help="summary metric (default p_runway_le_12)")
+    solve.add_argument("--target", type=float, required=True, help="the metric's target value")
+    solve.add_argument(
+        "--bracket",
+        metavar="LO,HI",
+        help="search range (default 0.25× to 4× the current value, clipped to the valid range)",
+    )
+    solve.set_defaults(func=cmd_solve)
+
+    sens = sub.add_parser("sensitivity", help="one-at-a-time sensitivity and a tornado chart")
+    shared(sens)
+    sens.add_argument(
+        "--params", required=True, metavar="A,B,C", help="fields to move, comma-separated"
+    )
+    sens.add_argument(
+        "--delta", type=float, default=0.1, help="relative move (absolute for a field that is 0)"
+    )
+    sens.add_argument("--metric", help="metric to rank by (default p_runway_le_12)")
+    sens.set_defaults(func=cmd_sensitivity)
+
+
+# --------------------------------------------------------------------------------------------
+# Implied provision rates: `arsim implied-rates`, and the summary lines of `arsim run`
+
+
+def _implied_lines(s: dict[str, Any]) -> list[str]:
+    """Summary lines: implied lifetime loss of the opening book, coverage, weighted ECL."""
+    loss = s.get("implied_lifetime_loss")
+    if loss is None:
+        return []
+    runoff = s.get("implied_runoff")
+    how = "exact" if runoff is None else f"run-off of {runoff['paths']:,} paths"
+    lines = [
+        f"  implied lifetime loss   {_num(loss)} ± {_num(s['implied_lifetime_loss_se'])}"
+        f"  (of the opening book, {how})"
+    ]
+    cov = s.get("allowance_coverage")
+    if cov is not None:
+        lines.append(
+            f"  allowance coverage      {100 * cov:.1f} % "
+            f"± {100 * s['allowance_coverage_se']:.1f} % of the implied lifetime loss"
+        )
+    if s.get("ecl_weighted") is not None:
+        parts = ", ".join(
+            f"{e['name']} {100 * e['weight']:g} %: {_num(e['ecl'])}" for e in s["ecl_scenarios"]
+        )
+        lines.append(
+            f"  weighted ECL            {_num(s['ecl_weighted'])} ± {_num(s['ecl_weighted_se'])}"
+            f"  ({parts})"
+        )
+    return lines
+
+
+def _rate(x: float | None, digits: int = 2) -> str:
+    return "n/a" if x is None else f"{100 * x:.{digits}f} %"
+
+
+_STATUS_TEXT = {
+    "calibrated": "reproduced",
+    "not_identified": "not identified",
+    "unreachable": "UNREACHABLE",
+}
+
+
+def _format_implied(r: dict[str, Any]) -> str:
+    labels = list(r["disclosed_rates"])
+    unit = r["unit"] or "money units"
+    exact = r["method"] == "exact"
+    how = (
+        "exact (independent months)"
+        if exact
+        else f"run-off of the opening book, {r['paths']:,} paths, seed {r['seed']}"
+    )
+    head = ["bucket", "gross", "disclosed", "implied", "± SE", "gap", "p_b now", "p_b solved"]
+    head += ["gives", "status"]
+    rows = []
+    for lab in labels:
+        p_se = r["calibrated_default_rates_se"][lab]
+        solved = _rate(r["calibrated_default_rates"][lab], 3)
+        if not exact and p_se is not None and r["status"][lab] == "calibrated":
+            solved += f" ± {100 * p_se:.3f} %"
+        gap = r["gap"][lab]
+        rows.append(
+            [
+                lab,
+                _num(r["gross"][lab]),
+                _rate(r["disclosed_rates"][lab]),
+                _rate(r["implied_rates"][lab]),
+                "exact" if exact else _rate(r["implied_rates_se"][lab]),
+                f"{100 * gap:+.2f} pp",
+                _rate(r["default_rates"][lab], 3),
+                solved,
+                _rate(r["calibrated_implied_rates"][lab]),
+                _STATUS_TEXT[r["status"][lab]],
+            ]
+        )
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        out = [str(cells[0]).ljust(widths[0])]
+        out += [str(c).rjust(w) for c, w in zip(cells[1:-1], widths[1:-1], strict=True)]
+        return "  ".join([*out, str(cells[-1])]).rstrip()
+
+    lines = [
+        f"{r['scenario']} ({unit}): disclosed vs model-implied provision rates",
+        f"Implied: {how}. gap = implied − disclosed.",
+        "p_b = monthly default rate: the file's, and solved (last bucket first, collections held",
+        "fixed) so that the implied rate equals the disclosed one; 'gives' = the rate it gives.",
+        "",
+        line(head),
+        *(line(row) for row in rows),
+        "",
+    ]
+    cov = r["allowance_coverage"]
+    se = "(exact)" if exact else f"± {_num(r['implied_lifetime_loss_se'])}"
+    lines.append(
+        f"Opening allowance {_num(r['allowance_opening'])} against an implied lifetime loss of "
+        f"{_num(r['implied_lifetime_loss'])} {se}"
+        + (f": coverage {100 * cov:.1f} %." if cov is not None else ".")
+    )
+    if r["notes"]:
+        lines += ["", "Notes:"]
+        lines += [f"  {lab}: {text}" for lab, text in r["notes"].items()]
+    lines += ["", _verdict(r)]
+    if r.get("written"):
+        lines += ["", f"Calibrated scenario written to {r['written']}"]
+    return "\n".join(lines)
+
+
+def _verdict(r: dict[str, Any]) -> str:
+    status = r["status"]
+    unreachable = [lab for lab, s in status.items() if s == "unreachable"]
+    free = [lab for lab, s in status.items() if s == "not_identified"]
+    if unreachable:
+        text = (
+            f"Verdict: NOT consistent with these collection assumptions. No default rate gives "
+            f"the disclosed rate of {', '.join(unreachable)} (see the notes); the solved p_b "
+            f"give the nearest reachable rates. Faster collections (or a different disclosed "
+            f"matrix) would be needed."
+        )
+    else:
+        text = (
+            "Verdict: consistent with these collection assumptions: the solved p_b reproduce "
+            "every disclosed rate" + (f" ({', '.join(free)}: holds for any p_b)." if free else ".")
+        )
+    exact = r["method"] == "exact"
+    # within 4 SE, plus the stopping rule's bound on what the run-off counts as lost
+    close = [
+        lab
+        for lab in status
+        if abs(r["gap"][lab]) <= (0.0 if exact else 4 * (r["implied_rates_se"][lab] or 0.0)) + 1e-6
+    ]
+    tol = "to 1e-6" if exact else "within 4 SE"
+    text += (
+        f" With the file's own p_b, {len(close)} of {len(status)} implied rates match the "
+        f"disclosed ones {tol}."
+    )
+    return text
+
+
+def _calibration_note(r: dict[str, Any]) -> str:
+    how = (
+        "exact (factor.persistence = 0)"
+        if r["method"] == "exact"
+        else f"on common random numbers, {r['paths']:,} run-off paths, seed {r['seed']}"
+    )
+    parts = [
+        f"CALIBRATED by 'arsim implied-rates --calibrate-defaults' (arsim {__version__}): "
+        f"defaults.monthly_rate solved, last bucket first, so that the implied provision rates "
+        f"equal buckets.provision_rates with this file's collection assumptions ({how})."
+    ]
+    kinds = (("not_identified", "Not identified (p_b kept)"), ("unreachable", "Unreachable"))
+    for kind, text in kinds:
+        labs = [lab for lab, s in r["status"].items() if s == kind]
+        if labs:
+            parts.append(f"{text}: {', '.join(labs)}.")
+    return " ".join(parts)
+
+
+def cmd_implied_rates(args: argparse.Namespace) -> int:
+    from .analytic import calibrate_default_rates, implied_rates
+    from .engine import ResourceError
+    from .provisioning import implied_rates_report
+    from .scenario import scenario_from_dict, with_overrides
+    from .storage import update_scenario_text, write_text_atomic
+
+    out = None
+    if args.out is not None and not args.calibrate_defaults:
+        raise UserError(f"{args.out}: --out: only with --calibrate-defaults (the file to write)")
+    if args.calibrate_defaults:
+        if args.out is None:
+            raise UserError(
+                f"{args.scenario}: --calibrate-defaults: needs --out FILE, the scenario to write"
+            )
+        out = Path(args.out)
+        if out.is_dir():
+            raise UserError(f"{out}: --out: is a folder; give the name of a file to write")
+        if out.exists() and not args.force:
+            raise UserError(f"{out}: --out: already exists; add --force to replace it")
+    scenario, overrides = _load(args)
+    if args.runoff_paths is not None:
+        overrides["simulation.runoff_paths"] = args.runoff_paths
+        scenario = with_overrides(scenario, {"simulation.runoff_paths": args.runoff_paths})
+    try:
+        implied = implied_rates(scenario, workers=args.workers)
+        calibration = calibrate_default_rates(scenario, workers=args.workers)
+    except ResourceError as exc:
+        raise UserError(f"{args.scenario}: simulation.runoff_paths: {exc}") from None
+    report = implied_rates_report(scenario, implied, calibration)
+    if out is not None:
+        text = Path(args.scenario).read_text(encoding="utf-8")
+        values = {**overrides, "defaults.monthly_rate": calibration.default_rates.tolist()}
+        new_text = update_scenario_text(text, values, _calibration_note(report))
+        scenario_from_dict(tomllib.loads(new_text), source=str(out))  # what is written loads
+        try:
+            report["written"] = str(write_text_atomic(out, new_text, force=args.force))
+        except OSError as exc:
+            raise UserError(f"{out}: --out: cannot write: {exc.strerror or exc}") from None
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(_format_implied(report))
+    return EXIT_OK
+
+
+def _add_implied_rates_command(sub: Any, common: Any) -> None:
+    """The ``implied-rates`` subcommand."""
+    p = sub.add_parser(
+        "implied-rates",
+        help="disclosed vs implied provision rates; the default rates that reproduce them",
+    )
+    common(p, simulation=False)
+    p.add_argument(
+        "--paths",
+        type=int,
+        dest="runoff_paths",
+        metavar="N",
+        help="run-off paths when the factor is persistent (default simulation.runoff_paths)",
+    )
+    p.add_argument("--seed", type=int, help="random seed (default simulation.seed)")
+    p.add_argument(
+        "--calibrate-defaults",
+        action="store_true",
+        help="write the scenario with the solved default rates (and any --set) to --out, "
+        "keeping its comments",
+    )
+    p.add_argument("--out", metavar="FILE", help="the scenario file --calibrate-defaults writes")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument("--workers", type=int, help="threads (default: number of CPUs)")
+    p.set_defaults(func=cmd_implied_rates)
+
+
+# --------------------------------------------------------------------------------------------
+# Calibration from aging history: `arsim calibrate`
+
+
+def _write_text_file(path: Path, text: str, force: bool) -> Path:
+    """Write ``text`` atomically: a temporary file beside ``path``, then renamed into place."""
+    import uuid
+
+    if path.exists() and not force:
+        raise UserError(f"{path}: --out: already exists; add --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import (
+        SnapshotError,
+        calibrate,
+        format_report,
+        parse_edges,
+        read_snapshots,
+        scenario_document,
+    )
+    from .scenario import load_scenario
+
+    src = args.snapshots
+    if not (math.isfinite(args.terminal_loss) and 0.0 <= args.terminal_loss <= 1.0):
+        raise UserError(f"{src}: --terminal-loss: must be in [0, 1], got {args.terminal_loss:g}")
+    if args.bootstrap < 0:
+        raise UserError(f"{src}: --bootstrap: must be ≥ 0, got {args.bootstrap}")
+    if not 0 <= args.seed < 2**63:
+        raise UserError(f"{src}: --seed: must be in 0..2**63-1, got {args.seed}")
+    out = Path(args.out) if args.out is not None else None
+    if out is not None and out.is_dir():
+        raise UserError(f"{out}: --out: is a folder; give the name of a file to write")
+    if out is not None and out.exists() and not args.force:
+        raise UserError(f"{out}: --out: already exists; add --force to replace it")
+    try:
+        edges = parse_edges(args.edges_months, src)
+        base = load_scenario(args.base) if args.base is not None else None
+        base_text = Path(args.base).read_text(encoding="utf-8") if base is not None else None
+        snapshots = read_snapshots(src, edges)
+        cal = calibrate(
+            snapshots,
+            terminal_loss=args.terminal_loss,
+            base=base,
+            bootstrap=args.bootstrap,
+            seed=args.seed,
+        )
+    except SnapshotError as exc:
+        raise UserError(str(exc)) from None
+    result = cal.to_dict()
+    text = format_report(cal)
+    if not cal.fit.converged:
+        print(json.dumps(result, indent=2) if args.json else text)
+        raise UserError(f"{src}: fit: did not converge ({cal.fit.message}); nothing written")
+    message = None
+    if out is not None:
+        content, missing = scenario_document(cal, base_text)
+        try:
+            _write_text_file(out, content, args.force)
+        except OSError as exc:
+            raise UserError(f"{out}: --out: cannot write: {exc.strerror or exc}") from None
+        result["written"] = str(out)
+        result["missing_fields"] = missing
+        message = (
+            f"Scenario written to {out} (run it with: arsim run {out})"
+            if not missing
+            else f"Fragment written to {out}; a scenario still needs {', '.join(missing)}"
+        )
+    if args.json:
+        print(json.dumps(result, indent=2))
+        if message:
+            print(message, file=sys.stderr)
+    else:
+        print(text + (f"\n\n{message}" if message else ""))
+    return EXIT_OK
+
+
+def _add_calibrate_command(sub: Any) -> None:
+    """The ``calibrate`` subcommand."""
+    p = sub.add_parser(
+        "calibrate", help="roll rates and monthly hazards from consecutive aging snapshots"
+    )
+    p.add_argument(
+        "snapshots",
+        help="CSV, one row per snapshot in date order: date,<bucket labels>[,billings]"
+        "[,write_offs]; lines starting with # are comments",
+    )
+    p.add_argument(
+        "--edges-months",
+        required=True,
+        metavar="E0,E1,...",
+        help="bucket lower edges in months, e.g. 0,12,24,36 (the last bucket is open)",
+    )
+    p.add_argument(
+        "--terminal-loss",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="assumed loss rate of the open bucket for the historical loss rates (default 1)",
+    )
+    p.add_argument(
+        "--base",
+        metavar="SCENARIO",
+        help="a scenario with the same edges: its write-off age and default rates are used, and "
+        "--out writes it with the fitted rates and the last snapshot, keeping its comments",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the calibrated scenario (with --base) or a fragment ([buckets], "
+        "[collections], [defaults]) to this file",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout and nothing else")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap resamples of the periods for the intervals (default 1000; used with "
+        "four or more periods)",
+    )
+    p.set_defaults(func=cmd_calibrate)
