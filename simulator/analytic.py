@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, optimize, special
 
+from . import engine
 from .engine import ResourceError, compile_params
 from .hazards import calendar_months, collection_hazard, default_hazard, factor_step
 from .scenario import Scenario
@@ -280,7 +281,6 @@ RUNOFF_STREAM = 1
 #: Rates within this of 1 count as 100 % when deciding identification.
 _ID_TOL = 1e-12
 #: Share of the machine's memory a calibration on common random numbers may use.
-_MEMORY_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -1074,13 +1074,6 @@ def _calibrate_exact(scenario: Scenario, book: _Book, target: np.ndarray) -> Cal
     return _finish(scenario, book, target, solved, se, implied, "exact")
 
 
-def _machine_memory() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 8 * 2**30
-
-
 def _calibrate_runoff(
     scenario: Scenario,
     book: _Book,
@@ -1093,8 +1086,8 @@ def _calibrate_runoff(
     # the factor paths and one boundary series of every path are held at once
     need = paths * (2 * (MAX_RUNOFF_MONTHS + 2) + 2 * book.n_buckets) * 8
     need += _n_workers(workers, len(sizes)) * RUNOFF_BLOCK * 8 * (4 * MAX_RUNOFF_MONTHS)
-    have = _machine_memory()
-    if need > _MEMORY_SHARE * have:
+    have = engine.machine_memory()
+    if need > engine.MEMORY_SHARE * have:
         raise ResourceError(
             f"calibrating on {paths:,} run-off paths needs about {need / 2**30:.1f} GiB of "
             f"memory and the machine has {have / 2**30:.1f} GiB; use fewer run-off paths"

@@ -266,19 +266,40 @@ def run_block(
     return BlockOutput(n=n, per_path=per_path, mean=mean, m2=m2, sample=sample, trace=tr)
 
 
-def estimate_memory(scenario: Scenario, workers: int) -> int:
-    """Rough peak memory in bytes of :func:`simulate` for this scenario."""
-    sim = scenario.simulation
+def block_memory(scenario: Scenario) -> int:
+    """Rough memory in bytes of one block in flight (:func:`run_block`, no sample, no trace)."""
     grid = AgingGrid(scenario.buckets.edges_months, scenario.defaults.write_off_after_months)
     k = scenario.n_buckets
     nv = len(MONTHLY_VARS) + k
-    per_path = sim.paths * (5 * 8 + 2)
+    rows = 2 * grid.n_ages + (2 + k) * MONTHS_PER_CHUNK + 6 * k + 2 * nv + 20
+    return BLOCK_SIZE * 8 * rows + 3 * (scenario.simulation.horizon_months + 1) * nv * 8
+
+
+#: Bytes per path of a run at its peak: the per-path arrays, then the paths table and its
+#: Parquet copy while ``paths.parquet`` is written (measured: about 96).
+BYTES_PER_PATH = 128
+#: Run-off blocks of the summary's analytics (implied rates, ECL scenarios), per thread.
+_RUNOFF_BLOCK_BYTES = 2048 * 8 * (4 * 601 + 2 * 4)
+
+
+def estimate_memory(scenario: Scenario, workers: int) -> int:
+    """Rough peak memory in bytes of :func:`simulate` and the summary for this scenario.
+
+    Counts the per-path outputs and the paths table written from them, the trajectory sample
+    (the blocks' parts and the combined sample, then its quantiles), the blocks in flight and
+    the run-off blocks of the implied rates.
+    """
+    sim = scenario.simulation
+    grid = AgingGrid(scenario.buckets.edges_months, scenario.defaults.write_off_after_months)
+    nv = len(MONTHLY_VARS) + scenario.n_buckets
+    per_path = sim.paths * BYTES_PER_PATH
     sample = min(sim.paths, sim.trajectory_paths) * (sim.horizon_months + 1) * nv * 8
-    block = BLOCK_SIZE * 8 * (2 * grid.n_ages + 6 * k + 2 * nv + 20)
-    return per_path + 2 * sample + workers * block
+    runoff = _RUNOFF_BLOCK_BYTES + 2048 * 8 * 3 * grid.n_ages
+    return per_path + 9 * sample // 4 + workers * (block_memory(scenario) + runoff)
 
 
-def _machine_memory() -> int:
+def machine_memory() -> int:
+    """This machine's memory in bytes (8 GiB if it cannot be read)."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -329,8 +350,9 @@ def simulate(
         scenario = with_overrides(scenario, overrides)
     sim = scenario.simulation
     n_workers = workers or os.cpu_count() or 1
-    need = estimate_memory(scenario, n_workers)
-    have = _machine_memory()
+    n_blocks = math.ceil(sim.paths / BLOCK_SIZE)
+    need = estimate_memory(scenario, min(n_workers, n_blocks))  # threads beyond blocks idle
+    have = machine_memory()
     if need > MEMORY_SHARE * have:
         raise ResourceError(
             f"this run needs about {need / 2**30:.1f} GiB of memory and the machine has "
@@ -338,7 +360,6 @@ def simulate(
         )
     start = time.perf_counter()
     prm = compile_params(scenario)
-    n_blocks = math.ceil(sim.paths / BLOCK_SIZE)
     n_sample = min(sim.paths, sim.trajectory_paths)
 
     def task(i: int) -> BlockOutput:

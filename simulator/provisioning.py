@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .analytic import Calibration, ImpliedRates, implied_rates
+from .results import json_ready
 from .scenario import Scenario, with_overrides
 
 if TYPE_CHECKING:
@@ -311,19 +312,6 @@ def result_tables(result: SimulationResult) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _clean(obj: Any) -> Any:
-    """JSON-ready: numpy scalars to Python, non-finite numbers to ``None``."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        return float(obj) if math.isfinite(obj) else None
-    return obj
-
-
 def _by_label(labels: list[str], values) -> dict[str, Any]:
     out = {}
     for lab, v in zip(labels, values, strict=True):
@@ -366,7 +354,7 @@ def implied_rates_report(
     analytics = Analytics(scenario=scenario, implied=implied, ecl=None)
     fields = analytics.summary_fields()
     cal = calibration
-    return _clean(
+    return json_ready(
         {
             "scenario": scenario.scenario.name,
             "source": scenario.source,

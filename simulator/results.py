@@ -79,7 +79,7 @@ def runway_summary(runway: np.ndarray, horizon: int) -> dict[str, Any]:
         p, se = _proportion(int(cum[k]), n)
         out[key], out[f"{key}_se"] = p, se
         if p in (0.0, 1.0):
-            out[f"{key}_bound95"] = 3.0 / n if p == 0.0 else 1.0 - 3.0 / n
+            out[f"{key}_bound95"] = min(3.0 / n, 1.0) if p == 0.0 else max(1.0 - 3.0 / n, 0.0)
     quantiles = {}
     for q in QUANTILES:
         # smallest t with P(tau <= t) >= q, compared in integers to avoid rounding
@@ -167,6 +167,7 @@ class SimulationResult:
         assert count == paths and mean is not None and m2 is not None
         names = [*MONTHLY_VARS, *(f"gross_{lab}" for lab in scenario.labels)]
         sample = np.concatenate(samples, axis=-1) if samples else None
+        samples.clear()  # the blocks' samples: at most two copies of the sample are held at once
         se = np.sqrt(m2 / max(count - 1, 1) / count) if count > 1 else np.full_like(m2, np.nan)
         table = _monthly_table(scenario, names, mean, se, sample)
         trajectory = (
@@ -245,14 +246,15 @@ class SimulationResult:
         out["paths"] = self.n_paths
         out["engine_version"] = self.engine_version
         out["wall_seconds"] = self.wall_seconds
-        return _json_ready(out)
+        return json_ready(out)
 
 
-def _json_ready(obj: Any) -> Any:
+def json_ready(obj: Any) -> Any:
+    """JSON-ready: numpy scalars to Python numbers, non-finite numbers to ``None``."""
     if isinstance(obj, dict):
-        return {k: _json_ready(v) for k, v in obj.items()}
+        return {k: json_ready(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_json_ready(v) for v in obj]
+        return [json_ready(v) for v in obj]
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, float | np.floating):

@@ -294,7 +294,10 @@ def _describe(value: Any) -> str:
 def _fmt_number(x: Any) -> str:
     if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
         return str(int(x))
-    return f"{x:g}" if isinstance(x, float) else str(x)
+    if not isinstance(x, float):
+        return str(x)
+    short = f"{x:g}"
+    return short if float(short) == x else repr(x)  # 1.0000000001 is not shown as 1
 
 
 def _loc_text(loc: tuple[Any, ...]) -> str:
@@ -623,7 +626,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except OSError as exc:
         raise ScenarioError(name, "-", f"cannot read: {exc.strerror or exc}") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is allowed
     except UnicodeDecodeError:
         raise ScenarioError(name, "-", "not a text file (not UTF-8); expected TOML") from None
     try:

@@ -57,7 +57,8 @@ def scenario_hash(scenario: Scenario) -> str:
 
 def default_out_dir(scenario_file: str | Path, root: str | Path = "results") -> Path:
     """``results/<scenario file stem>/<YYYYmmdd-HHMMSS>/``, made unique with a suffix if needed."""
-    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(scenario_file).stem).lstrip(".") or "scenario"
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(scenario_file).stem).lstrip(".")[:100]
+    stem = stem or "scenario"  # at most 100 characters: room for the temporary folder names
     base = Path(root) / stem / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out, i = base, 1
     while out.exists():
@@ -177,7 +178,7 @@ def write_results(
     parent = out.parent
     parent.mkdir(parents=True, exist_ok=True)
     _clean_stale_temps(parent)
-    tmp = parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = parent / f".{out.name[:100]}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         summary = result.summary()
@@ -206,7 +207,7 @@ def write_results(
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         if out.exists():
-            old = parent / f".{out.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            old = parent / f".{out.name[:100]}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             os.rename(out, old)
             os.rename(tmp, out)
             shutil.rmtree(old, ignore_errors=True)
@@ -427,7 +428,7 @@ class SweepFolder:
             )
         if not out.is_dir():
             raise SweepFolderError("is a file, not a folder")
-        staging = out.parent / f".{out.name}.sweep-{did}"
+        staging = out.parent / f".{out.name[:100]}.sweep-{did}"
         return cls(out, staging, definition, info, resumed=holds_this(staging))
 
     @property
@@ -550,7 +551,7 @@ class SweepFolder:
         if self.staged:
             out = self.out
             if out.exists():
-                old = out.parent / f".{out.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                old = out.parent / f".{out.name[:100]}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
                 os.rename(out, old)
                 os.rename(work, out)
                 shutil.rmtree(old, ignore_errors=True)

@@ -39,7 +39,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .engine import BLOCK_SIZE, ENGINE_VERSION, MEMORY_SHARE, compile_params, run_block
+from . import engine
+from .engine import (
+    BLOCK_SIZE,
+    ENGINE_VERSION,
+    MEMORY_SHARE,
+    block_memory,
+    compile_params,
+    run_block,
+)
 from .results import SimulationResult
 from .scenario import Scenario, ScenarioError, check_field_path, with_overrides
 
@@ -64,7 +72,6 @@ __all__ = [
     "field_info",
     "flatten_summary",
     "grid_design",
-    "machine_memory",
     "make_point",
     "make_points",
     "memory_ok",
@@ -526,21 +533,14 @@ def sweep_memory(points: Sequence[Point], slots: int) -> int:
         return 0
     paths = max(p.scenario.simulation.paths for p in points)
     per_path = 6 * 8
+    block = max(block_memory(p.scenario) for p in points)  # one block computing per slot
     # two points being assembled at once, plus a window of blocks in flight
-    return 2 * 2 * paths * per_path + 4 * max(slots, 1) * BLOCK_SIZE * per_path
-
-
-def machine_memory() -> int:
-    """This machine's memory in bytes (8 GiB if it cannot be read)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 8 * 2**30
+    return 2 * 2 * paths * per_path + 4 * max(slots, 1) * BLOCK_SIZE * per_path + slots * block
 
 
 def memory_ok(points: Sequence[Point], slots: int) -> tuple[bool, int, int]:
     """Whether running ``points`` fits the share of memory the engine allows; (ok, need, have)."""
-    need, have = sweep_memory(points, slots), machine_memory()
+    need, have = sweep_memory(points, slots), engine.machine_memory()
     return need <= MEMORY_SHARE * have, need, have
 
 
