@@ -91,10 +91,11 @@ def plot_runway(result: SimulationResult, ax: Axes) -> Axes:
             fontsize=8,
             xytext=(3, 0),
             textcoords="offset points",
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none"},
         )
     handles = ax.get_legend_handles_labels()
     rh = right.get_legend_handles_labels()
-    ax.legend(handles[0] + rh[0], handles[1] + rh[1], loc="center right", fontsize=8)
+    ax.legend(handles[0] + rh[0], handles[1] + rh[1], loc="upper right", fontsize=8)
     _title(ax, result, f"Cash runway: first month with cash below the floor ({n:,} paths)")
     ax.right_ax = right
     return ax
@@ -195,7 +196,7 @@ def plot_allowance(result: SimulationResult, ax: Axes) -> Axes:
         color="#c44e52",
         label="cumulative credit loss (mean)",
     )
-    ax.set_ylabel(_unit(result))
+    ax.set_ylabel(f"amount ({_unit(result)})")
     ax.yaxis.set_major_formatter(_THOUSANDS)
     _month_axis(ax, result)
     ax.legend(loc="best", fontsize=8)

@@ -145,6 +145,13 @@ def _format_axis(axis: Any, kind: str) -> None:
         axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:,.0f}"))
 
 
+def _format_param_axis(axis: Any, field: str) -> None:
+    """Thousands separators on the axis of a money field (e.g. ``cash.opening``)."""
+    base = re.sub(r"\[\d+\]$", "", field)
+    if "{money}" in _FIELD_LABELS.get(base, ("", ""))[1]:
+        axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:,.0f}"))
+
+
 def _fmt(value: float, kind: str) -> str:
     if kind in ("probability", "share"):
         return f"{100 * value:.3g} %"
@@ -208,6 +215,7 @@ def plot_sweep_curve(
     ax.set_xlabel(param_label(field, scenario))
     ax.set_ylabel(_axis_text(metric, scenario))
     _format_axis(ax.yaxis, kind)
+    _format_param_axis(ax.xaxis, field)
     ax.legend(loc="best", fontsize=8)
     seed = int(data["seed"].iloc[0]) if "seed" in data and len(data) else None
     crn = f"common random numbers, seed {seed}" if seed is not None else "common random numbers"
@@ -278,6 +286,8 @@ def plot_sweep_heatmap(
     ax.legend(handles, labels, loc="best", fontsize=8)
     ax.set_xlabel(param_label(fx, scenario))
     ax.set_ylabel(param_label(fy, scenario))
+    _format_param_axis(ax.xaxis, fx)
+    _format_param_axis(ax.yaxis, fy)
     _title(ax, scenario, f"{text} over {fx} and {fy}")
     return ax
 
@@ -369,6 +379,7 @@ def plot_solve(result: SolveResult, ax: Axes, *, scenario: Scenario) -> Axes:
     ax.set_xlabel(param_label(result.field, scenario))
     ax.set_ylabel(_axis_text(result.metric, scenario))
     _format_axis(ax.yaxis, kind)
+    _format_param_axis(ax.xaxis, result.field)
     ax.legend(loc="best", fontsize=8)
     _title(
         ax,
@@ -413,8 +424,10 @@ def plot_tornado(table: pd.DataFrame, ax: Axes, *, scenario: Scenario, delta: fl
         shown = np.nan_to_num(change)
         ax.barh(ypos, shown, height=0.6, color=color, label=f"field {sign}{delta:.0%}")
         for yp, c, setting in zip(ypos, change, table[f"{side}_setting"], strict=True):
-            if not np.isfinite(c):
+            if not np.isfinite(c) or (c == 0 and side == "high"):  # one label for no change
                 continue
+            if c == 0:
+                setting = "no change"
             ax.annotate(
                 f"{setting}" if len(str(setting)) <= 24 else f"{sign}{delta:.0%}",
                 xy=(c, yp),
