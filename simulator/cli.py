@@ -115,6 +115,17 @@ def _progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="path", unit_scale=True, disable=None, file=sys.stderr)
 
 
+def _check_writable_folder(out: Path) -> None:
+    """Refuse, before any work, an output folder that could not be created or written."""
+    place = out.parent
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    if not place.is_dir():
+        raise UserError(f"{out}: --out: {place} is a file, not a folder")
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise UserError(f"{out}: --out: cannot write in {place} (permission denied)")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .engine import simulate
     from .storage import default_out_dir, write_results
@@ -128,11 +139,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UserError(f"{out}: --out: is a file, not a folder")
     else:
         out = default_out_dir(args.scenario)
+    _check_writable_folder(out)
     with _progress(scenario.simulation.paths, "simulating") as bar:
         result = simulate(scenario, workers=args.workers, progress=bar.update)
-    written = write_results(
-        result, out, force=args.force, scenario_file=args.scenario, overrides=overrides
-    )
+    try:
+        written = write_results(
+            result, out, force=args.force, scenario_file=args.scenario, overrides=overrides
+        )
+    except OSError as exc:
+        raise UserError(f"{out}: --out: cannot write: {exc.strerror or exc}") from None
     summary = result.summary()
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -212,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_commands(sub, common)
     _add_implied_rates_command(sub, common)
     _add_calibrate_command(sub)
+    _add_report_command(sub)
     return parser
 
 
@@ -232,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     if getattr(args, "workers", None) is not None and args.workers < 1:
-        print("arsim: --workers: must be at least 1", file=sys.stderr)
+        print(
+            f"{getattr(args, 'scenario', 'arsim')}: --workers: must be at least 1", file=sys.stderr
+        )
         return EXIT_USER
     try:
         return args.func(args)
@@ -240,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_USER
     except ResourceError as exc:
-        print(f"{args.scenario}: simulation.paths: {exc}", file=sys.stderr)
+        print(f"{getattr(args, 'scenario', 'arsim')}: simulation.paths: {exc}", file=sys.stderr)
         return EXIT_USER
     except KeyboardInterrupt:
         print("arsim: interrupted; no results folder was written", file=sys.stderr)
@@ -284,6 +302,7 @@ def _sweep_folder(args: argparse.Namespace, definition: dict[str, Any], override
     from .storage import SweepFolder, SweepFolderError, default_out_dir
 
     out = Path(args.out) if args.out is not None else default_out_dir(args.scenario)
+    _check_writable_folder(out)
     info = {"command": definition["kind"], "scenario_file": args.scenario, "overrides": overrides}
     try:
         return SweepFolder.prepare(out, definition, force=args.force, info=info)
@@ -314,7 +333,7 @@ def _check_memory(args: argparse.Namespace, points: list) -> None:
     if not ok:
         raise ResourceError(
             f"this sweep needs about {need / 2**30:.1f} GiB of memory and the machine has "
-            f"{have / 2**30:.1f} GiB; use fewer paths"
+            f"{have / 2**30:.1f} GiB; use fewer paths or --workers"
         )
 
 
@@ -1035,23 +1054,6 @@ def _add_implied_rates_command(sub: Any, common: Any) -> None:
 # Calibration from aging history: `arsim calibrate`
 
 
-def _write_text_file(path: Path, text: str, force: bool) -> Path:
-    """Write ``text`` atomically: a temporary file beside ``path``, then renamed into place."""
-    import uuid
-
-    if path.exists() and not force:
-        raise UserError(f"{path}: --out: already exists; add --force to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from .calibrate import (
         SnapshotError,
@@ -1097,8 +1099,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     message = None
     if out is not None:
         content, missing = scenario_document(cal, base_text)
+        from .storage import write_text_atomic
+
+        if out.exists() and not args.force:
+            raise UserError(f"{out}: --out: already exists; add --force to replace it")
         try:
-            _write_text_file(out, content, args.force)
+            write_text_atomic(out, content, force=args.force)
         except OSError as exc:
             raise UserError(f"{out}: --out: cannot write: {exc.strerror or exc}") from None
         result["written"] = str(out)
@@ -1164,3 +1170,44 @@ def _add_calibrate_command(sub: Any) -> None:
         "four or more periods)",
     )
     p.set_defaults(func=cmd_calibrate)
+
+
+# --------------------------------------------------------------------------------------------
+# The HTML report: `arsim report`
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import ReportError, build_report
+    from .storage import write_text_atomic
+
+    folder = Path(args.results_dir)
+    out = Path(args.out) if args.out is not None else folder / "report.html"
+    if out.is_dir():
+        raise UserError(f"{out}: --out: is a folder, not a file")
+    if out.exists() and not args.force:
+        raise UserError(f"{out}: --out: already exists; add --force to replace it")
+    try:
+        page = build_report(folder)
+    except ReportError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        written = write_text_atomic(out, page, force=args.force)
+    except OSError as exc:
+        raise UserError(f"{out}: --out: cannot write: {exc.strerror or exc}") from None
+    if args.json:
+        print(json.dumps({"report": str(written), "bytes": written.stat().st_size}))
+    else:
+        print(written)
+    return EXIT_OK
+
+
+def _add_report_command(sub: Any) -> None:
+    """``arsim report RESULTS_DIR [--out report.html] [--force]``."""
+    p = sub.add_parser("report", help="one self-contained HTML page for a results or sweep folder")
+    p.add_argument(
+        "results_dir", help="a folder written by 'arsim run', sweep, solve or sensitivity"
+    )
+    p.add_argument("--out", metavar="FILE", help="the HTML file (default RESULTS_DIR/report.html)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument("--json", action="store_true", help="print the file written as JSON")
+    p.set_defaults(func=cmd_report)

@@ -210,3 +210,22 @@ def test_python_m_simulator_is_the_cli():
         [sys.executable, "-m", "simulator", "--version"], capture_output=True, text=True
     )
     assert done.returncode == 0 and done.stdout.startswith("arsim ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--paths", "100", "--out", "afile/sub"],
+        ["sweep", "--paths", "100", "--param", "collections.multiplier=0.5,1", "--out", "afile/s"],
+        ["run", "--paths", "100", "--workers", "0"],
+    ],
+    ids=["run-under-a-file", "sweep-under-a-file", "workers-0"],
+)
+def test_an_unusable_out_or_worker_count_is_refused_before_any_work(in_tmp, capsys, args):
+    (in_tmp / "afile").write_text("")
+    scenario = str(ROOT / "scenarios" / "example_minimal.toml")
+    assert main([args[0], scenario, *args[1:]]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(("afile/", scenario))
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["afile"]
