@@ -69,7 +69,13 @@ import tomlkit
 from scipy import optimize
 
 from .aging import AgingGrid
-from .scenario import Scenario, ScenarioError, default_labels, scenario_from_dict
+from .scenario import (
+    Scenario,
+    ScenarioError,
+    default_labels,
+    read_text_file,
+    scenario_from_dict,
+)
 
 __all__ = [
     "BOOTSTRAP_MIN_PERIODS",
@@ -92,7 +98,6 @@ __all__ = [
     "snapshots_from_table",
 ]
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
 #: Periods needed for bootstrap intervals; with fewer, the range of the per-period fits.
 BOOTSTRAP_MIN_PERIODS = 4
 #: Largest condition number of the (column-scaled) exposure matrix for per-bucket default rates.
@@ -448,24 +453,7 @@ def read_snapshots(path: str | Path, edges_months: Sequence[int]) -> Snapshots:
         If the file cannot be read, is not CSV, or breaks a rule (``FILE: FIELD: reason``).
     """
     name = str(path)
-    p = Path(path)
-    try:
-        if p.is_dir():
-            raise SnapshotError(name, "-", "is a folder, not a CSV file")
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SnapshotError(name, "-", f"file is {size:,} bytes; the limit is 10 MiB")
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise SnapshotError(name, "-", "no such file") from None
-    except PermissionError:
-        raise SnapshotError(name, "-", "permission denied") from None
-    except OSError as exc:
-        raise SnapshotError(name, "-", f"cannot read: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SnapshotError(name, "-", "not a text file (not UTF-8); expected CSV") from None
+    text = read_text_file(path, SnapshotError, what="CSV file", expected="CSV")
     if "\x00" in text:
         raise SnapshotError(name, "-", "not a text file (contains NUL bytes); expected CSV")
     rows: list[tuple[int, list[str]]] = []
