@@ -170,10 +170,9 @@ class SimulationResult:
         samples.clear()  # the blocks' samples: at most two copies of the sample are held at once
         se = np.sqrt(m2 / max(count - 1, 1) / count) if count > 1 else np.full_like(m2, np.nan)
         table = _monthly_table(scenario, names, mean, se, sample)
+        # (paths, months) views of the one sample array: no transposed copies
         trajectory = (
-            {name: sample[i].T.copy() for i, name in enumerate(names)}
-            if sample is not None
-            else None
+            {name: sample[i].T for i, name in enumerate(names)} if sample is not None else None
         )
         return cls(scenario, per_path, table, trajectory, engine_version)
 
