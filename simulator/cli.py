@@ -378,6 +378,7 @@ def _execute(
     desc: str,
     new_points: int | None = None,
     deferred: bool = False,
+    analytics: bool = True,
 ) -> tuple[Any, _PointSaver, Any]:
     """Run ``work(runner, saver)`` on the chosen scheduler with a progress bar on stderr.
 
@@ -388,6 +389,8 @@ def _execute(
 
     from .sweep import PointRunner, SchedulerError, open_executor
 
+    if analytics:  # points saved by a run that did without the implied rates are run again
+        done = {key: summary for key, summary in done.items() if "implied_rates" in summary}
     saver = _PointSaver(folder, deferred=deferred)
     scheduler, workers = (args.scheduler, args.workers) if new_points != 0 else ("local", 1)
     try:
@@ -401,12 +404,23 @@ def _execute(
                 bar.refresh()
 
             runner = PointRunner(
-                executor, slots=slots, done=done, on_point=saver, on_task=bar.update, on_plan=plan
+                executor,
+                slots=slots,
+                done=done,
+                on_point=saver,
+                on_task=bar.update,
+                on_plan=plan,
+                analytics=analytics,
             )
             result = work(runner, saver)
     except SchedulerError as exc:
         raise UserError(f"{args.scheduler}: --scheduler: {exc}") from None
     return result, saver, runner
+
+
+def _needs_analytics(metric: str) -> bool:
+    """Whether a metric comes from the implied rates or the ECL (a run-off per point)."""
+    return metric.split(".")[0].startswith(("implied_", "allowance_coverage", "ecl_"))
 
 
 def _done_points(folder: Any) -> dict[str, Any]:
@@ -601,7 +615,13 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
     try:
         result, _saver, _runner = _execute(
-            args, folder, work, done=_done_points(folder), desc="solve", deferred=True
+            args,
+            folder,
+            work,
+            done=_done_points(folder),
+            desc="solve",
+            deferred=True,
+            analytics=_needs_analytics(metric),
         )
     except KeyboardInterrupt:
         return _interrupted(folder)
@@ -691,6 +711,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             lambda r, _s: sw.sensitivity(scenario, fields, r, delta=args.delta, metric=metric),
             done=_done_points(folder),
             desc="sensitivity",
+            analytics=_needs_analytics(metric),
         )
     except KeyboardInterrupt:
         return _interrupted(folder)

@@ -211,8 +211,15 @@ class SimulationResult:
             self._analytics = analyse(self.scenario)
         return self._analytics
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, *, analytics: bool = True) -> dict[str, Any]:
         """The summary statistics of DESIGN 2.9, with standard errors.
+
+        Parameters
+        ----------
+        analytics : bool, optional
+            Include the keys that come from the implied rates and the ECL (a run-off of the
+            opening book per scenario); ``False`` leaves them out, for callers that only need
+            the simulated statistics.
 
         Returns
         -------
@@ -237,7 +244,8 @@ class SimulationResult:
         out["allowance_opening"] = float(np.dot(rates, sc.buckets.gross))
         out["gross_opening"] = float(np.sum(sc.buckets.gross))
         out["disclosed_rates"] = dict(zip(sc.labels, rates, strict=True))
-        out.update(self.analytics().summary_fields())  # implied rates, coverage, weighted ECL
+        if analytics:
+            out.update(self.analytics().summary_fields())  # implied rates, coverage, weighted ECL
         out["unit"] = sc.money_unit
         out["horizon_months"] = self.horizon
         out["scenario"] = sc.model_dump(mode="json")

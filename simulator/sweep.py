@@ -728,11 +728,13 @@ def open_executor(
             cluster.close()
 
 
-def _summarise(scenario: Scenario, blocks: Iterator[Any], seconds: Callable[[], float]) -> dict:
+def _summarise(
+    scenario: Scenario, blocks: Iterator[Any], seconds: Callable[[], float], analytics: bool = True
+) -> dict:
     """Combine a point's blocks, in block order, into its summary (the scenario left out)."""
     result = SimulationResult.from_blocks(scenario, blocks, engine_version=ENGINE_VERSION)
     result.wall_seconds = seconds()  # compute seconds of the blocks, wherever they ran
-    summary = result.summary()
+    summary = result.summary(analytics=analytics)
     summary.pop("scenario", None)
     return summary
 
@@ -754,7 +756,7 @@ def _run_block_task(prm: Any, block_index: int, n: int, seed: int) -> tuple[Any,
     return out, time.perf_counter() - start
 
 
-def _run_point_task(prm: Any, scenario: Scenario) -> dict[str, Any]:
+def _run_point_task(prm: Any, scenario: Scenario, analytics: bool = True) -> dict[str, Any]:
     """A task: a whole point, its blocks run in order here; returns its summary."""
     seed = scenario.simulation.seed
     spent = [0.0]
@@ -765,7 +767,7 @@ def _run_point_task(prm: Any, scenario: Scenario) -> dict[str, Any]:
             spent[0] += seconds
             yield out
 
-    return _summarise(scenario, blocks(), lambda: spent[0])
+    return _summarise(scenario, blocks(), lambda: spent[0], analytics)
 
 
 # --------------------------------------------------------------------------------------------
@@ -853,6 +855,9 @@ class PointRunner:
         Called with 1 for every finished task (a progress bar's ``update``).
     on_plan : callable, optional
         Called with the number of tasks a call of :meth:`run` is about to run.
+    analytics : bool, optional
+        Whether each point's summary includes the implied rates and ECL (a run-off per point);
+        a solve or sensitivity on a simulated metric does without them.
     """
 
     #: A point with more blocks than this is always split into block tasks.
@@ -869,8 +874,10 @@ class PointRunner:
         on_point: Callable[[PointOutcome], None] | None = None,
         on_task: Callable[[int], None] | None = None,
         on_plan: Callable[[int], None] | None = None,
+        analytics: bool = True,
     ) -> None:
         self.executor = executor
+        self.analytics = analytics
         self.slots = max(1, int(slots))
         # in this process, one task at a time, so that each point is saved as it finishes
         serial = isinstance(executor, _SerialExecutor)
@@ -951,6 +958,7 @@ class PointRunner:
                     st.point.scenario,
                     (st.blocks[i] for i in range(st.n_blocks)),
                     lambda: st.seconds,
+                    self.analytics,
                 )
             except Exception as exc:
                 fail(pos, exc)
@@ -963,7 +971,9 @@ class PointRunner:
             if st.prm is None:
                 st.prm = compile_params(st.point.scenario)
             if b is None:
-                fut = self.executor.submit(_run_point_task, st.prm, st.point.scenario)
+                fut = self.executor.submit(
+                    _run_point_task, st.prm, st.point.scenario, self.analytics
+                )
             else:
                 n = min(BLOCK_SIZE, sim.paths - b * BLOCK_SIZE)
                 fut = self.executor.submit(_run_block_task, st.prm, b, n, sim.seed)

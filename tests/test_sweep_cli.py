@@ -394,3 +394,14 @@ def test_when_every_point_fails_the_command_still_reports_and_exits_1(scen, caps
     assert captured.err.count("RuntimeError: no luck") == 2
     assert main(["sensitivity", scen, "--params", "cash.floor", "--workers", "1"]) == 1
     assert capsys.readouterr().err.count("RuntimeError: no luck") == 3
+
+
+def test_the_implied_rate_run_off_is_computed_only_for_metrics_that_need_it(scen, tmp_path, capsys):
+    args = ["sensitivity", scen, "--params", "collections.multiplier", "--workers", "1"]
+    assert main([*args, "--out", "plain", "--json"]) == 0
+    plain = [json.loads(p.read_text()) for p in (tmp_path / "plain" / "points").glob("*.json")]
+    assert plain and all("implied_rates" not in p["summary"] for p in plain)
+    metric = "implied_lifetime_loss"
+    assert main([*args, "--metric", metric, "--out", "implied", "--json"]) == 0
+    implied = [json.loads(p.read_text()) for p in (tmp_path / "implied" / "points").glob("*.json")]
+    assert implied and all(p["summary"][metric] > 0 for p in implied)
