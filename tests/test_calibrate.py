@@ -81,11 +81,9 @@ def test_the_example_recovers_its_rates_with_the_base(capsys):
     for rates, truth in ((out["collection_rates"], EXAMPLE_C), (out["default_rates"], EXAMPLE_P)):
         for (label, r), x in zip(rates.items(), truth, strict=True):
             assert r["low"] <= r["value"] <= r["high"], label
-            # 1 % noise: the estimate is within 20 % (c) of the truth, the truth near the interval
-            assert abs(r["value"] - x) <= 0.2 * x, (label, r, x)
-            assert r["low"] - 0.1 * x <= x <= r["high"] + 0.1 * x, (label, r, x)
+            # the example is the fit's own recursion plus noise: the truth is in the interval
+            assert r["low"] <= x <= r["high"], (label, r, x)
     assert out["default_fit"]["mode"] == "scale"
-    assert out["default_fit"]["scale"] == pytest.approx(1.5, rel=0.05)
 
 
 def _example_args() -> list[str]:

@@ -143,8 +143,8 @@ def test_sweep_killed_at_random_moments_resumes_to_the_same_table(tmp_path, caps
 
 
 def test_a_dask_worker_killed_mid_sweep_is_retried_or_reported(tmp_path):
-    pytest.importorskip("distributed")
-    psutil = pytest.importorskip("psutil")
+    pytest.importorskip("distributed", reason="needs the distributed extra")
+    psutil = pytest.importorskip("psutil", reason="installed with the distributed extra")
     n_points = 12
     args = ["sweep", str(MINIMAL), "--param", f"collections.multiplier=0.5:1.5:{n_points}"]
     args += ["--paths", "20000", "--scheduler", "local-dask", "--workers", "2", "--out", "d"]

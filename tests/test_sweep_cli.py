@@ -95,7 +95,7 @@ def test_text_output_and_the_scenarios_sweep_table(tmp_path, monkeypatch, capsys
 
 @pytest.fixture(scope="module")
 def dask_cluster():
-    distributed = pytest.importorskip("distributed")
+    distributed = pytest.importorskip("distributed", reason="needs the distributed extra")
     cluster = distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
@@ -134,7 +134,7 @@ def test_identical_tables_from_every_scheduler(scen, tmp_path, capsys, dask_clus
 
 
 def test_local_dask_scheduler_starts_and_stops_its_own_cluster(scen, tmp_path, capsys):
-    pytest.importorskip("distributed")
+    pytest.importorskip("distributed", reason="needs the distributed extra")
     base = ["sweep", scen, "--param", "collections.multiplier=0.8,1.2", "--paths", "3000"]
     assert main([*base, "--workers", "1", "--out", "one"]) == 0
     assert main([*base, "--scheduler", "local-dask", "--workers", "1", "--out", "ld"]) == 0
