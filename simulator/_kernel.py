@@ -191,6 +191,7 @@ def run_chunk(
     s1,
     s2,
     sample,
+    sample_at,
     n_sample,
     trace,
     tr_h,
@@ -209,7 +210,8 @@ def run_chunk(
     when ``rho_zero``, else ``ndtr(threshold_b + loading * Z_t)`` (DESIGN 2.3). The state ``S``
     (A, n), ``G`` (K, n) and the per-path arrays are updated in place; the monthly moments are
     accumulated into ``s1``, ``s2`` (H+1, V) about ``shift`` (the first path's values, set here
-    when the tile holding path 0 is processed).
+    when the tile holding path 0 is processed). The first ``n_sample`` paths' monthly values go
+    to ``sample[:, t, sample_at + p]``.
     """
     n = z.shape[0]
     A = S.shape[0]
@@ -398,9 +400,10 @@ def run_chunk(
                 for v in range(V):
                     shift[t, v] = vals[v, 0]
             _moments(vals, shift[t], s1[t], s2[t], m)
+            at = sample_at + p0
             for v in range(V):
                 for p in range(min(m, n_sample - p0)):
-                    sample[v, t, p0 + p] = vals[v, p]
+                    sample[v, t, at + p] = vals[v, p]
         for p in range(m):
             z[p0 + p] = zt[p]
         for a in range(A):  # after the chunk, age a is back at row a

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -152,12 +152,18 @@ class BlockOutput:
     per_path: dict[str, np.ndarray]
     mean: np.ndarray  # (H+1, V) monthly means over the block's paths
     m2: np.ndarray  # (H+1, V) sums of squared deviations
-    sample: np.ndarray  # (V, H+1, n_sample)
+    sample: np.ndarray  # (V, H+1, n_sample), possibly a view of the run's whole sample
     trace: dict[str, np.ndarray] | None = field(default=None)
 
 
 def run_block(
-    prm: ModelParams, block_index: int, n: int, seed: int, n_sample: int = 0, trace: bool = False
+    prm: ModelParams,
+    block_index: int,
+    n: int,
+    seed: int,
+    n_sample: int = 0,
+    trace: bool = False,
+    sample_out: np.ndarray | None = None,
 ) -> BlockOutput:
     """Simulate the first ``n`` paths of block ``block_index``.
 
@@ -176,6 +182,10 @@ def run_block(
     trace : bool, optional
         Also return every month's hazards and flows for every path (for tests of the identities
         of DESIGN 2.7; costs memory proportional to paths × months × buckets).
+    sample_out : ndarray, optional
+        The run's whole trajectory sample, ``(V, H+1, N)``, C-contiguous: the block writes its
+        ``n_sample`` paths into columns ``block_index * BLOCK_SIZE`` onwards, and the output's
+        ``sample`` is a view of them (no copy for threads sharing one sample).
 
     Returns
     -------
@@ -210,8 +220,11 @@ def run_block(
     shift[0] = v0
     s1 = np.zeros((H + 1, nv))
     s2 = np.zeros((H + 1, nv))
-    sample = np.empty((nv, H + 1, n_sample))
-    sample[:, 0, :] = v0[:, None]
+    if sample_out is None:
+        sample, at = np.empty((nv, H + 1, n_sample)), 0
+    else:
+        sample, at = sample_out, block_index * BLOCK_SIZE
+    sample[:, 0, at : at + n_sample] = v0[:, None]
 
     if trace:
         tr = {
@@ -243,8 +256,8 @@ def run_block(
             prm.alpha, prm.collection_rate, prm.beta, prm.collection_scale, prm.revenue_base,
             prm.volatility, prm.kappa, prm.credit_share, cash_rate, prm.fixed_outflow,
             prm.other_inflow, prm.cash_floor, H, lo_b, hi_b, prm.write_off, r, S, G, allowance,
-            cash, runway, min_cash, tot_coll, tot_loss, shift, s1, s2, sample, n_sample, trace,
-            *tr_args,
+            cash, runway, min_cash, tot_coll, tot_loss, shift, s1, s2, sample, at, n_sample,
+            trace, *tr_args,
         )  # fmt: skip
 
     mean = shift + s1 / n
@@ -258,7 +271,8 @@ def run_block(
         "credit_loss": tot_loss,
         "charge": allowance - allowance0 + tot_loss,
     }
-    return BlockOutput(n=n, per_path=per_path, mean=mean, m2=m2, sample=sample, trace=tr)
+    part = sample[:, :, at : at + n_sample]
+    return BlockOutput(n=n, per_path=per_path, mean=mean, m2=m2, sample=part, trace=tr)
 
 
 def block_memory(scenario: Scenario) -> int:
@@ -281,8 +295,8 @@ def estimate_memory(scenario: Scenario, workers: int) -> int:
     """Rough peak memory in bytes of :func:`simulate` and the summary for this scenario.
 
     Counts the per-path outputs and the paths table written from them, the trajectory sample
-    (the blocks' parts and the combined sample, then its quantiles), the blocks in flight and
-    the run-off blocks of the implied rates.
+    (with a margin for its quantiles and the parts of blocks run elsewhere), the blocks in
+    flight and the run-off blocks of the implied rates.
     """
     sim = scenario.simulation
     grid = AgingGrid(scenario.buckets.edges_months, scenario.defaults.write_off_after_months)
@@ -290,7 +304,7 @@ def estimate_memory(scenario: Scenario, workers: int) -> int:
     per_path = sim.paths * BYTES_PER_PATH
     sample = min(sim.paths, sim.trajectory_paths) * (sim.horizon_months + 1) * nv * 8
     runoff = _RUNOFF_BLOCK_BYTES + 2048 * 8 * 3 * grid.n_ages
-    return per_path + 9 * sample // 4 + workers * (block_memory(scenario) + runoff)
+    return per_path + 3 * sample // 2 + workers * (block_memory(scenario) + runoff)
 
 
 def machine_memory() -> int:
@@ -357,23 +371,29 @@ def simulate(
     prm = compile_params(scenario)
     n_sample = min(sim.paths, sim.trajectory_paths)
 
+    # in this process the blocks write straight into one sample; elsewhere they return theirs
+    nv = len(MONTHLY_VARS) + scenario.n_buckets
+    sample = None if executor else np.empty((nv, sim.horizon_months + 1, n_sample))
+
     def task(i: int) -> BlockOutput:
         n = min(BLOCK_SIZE, sim.paths - i * BLOCK_SIZE)
         ns = int(np.clip(n_sample - i * BLOCK_SIZE, 0, n))
-        out = run_block(prm, i, n, sim.seed, ns)
+        out = run_block(prm, i, n, sim.seed, ns, sample_out=sample)
         if progress is not None:
             progress(n)
         return out
 
+    def combine(blocks: Iterable[BlockOutput]) -> SimulationResult:
+        return SimulationResult.from_blocks(
+            scenario, blocks, engine_version=ENGINE_VERSION, sample=sample
+        )
+
     if executor is not None:
-        blocks = executor.map(task, range(n_blocks))
-        result = SimulationResult.from_blocks(scenario, blocks, engine_version=ENGINE_VERSION)
+        result = combine(executor.map(task, range(n_blocks)))
     elif n_workers == 1 or n_blocks == 1:
-        blocks = (task(i) for i in range(n_blocks))
-        result = SimulationResult.from_blocks(scenario, blocks, engine_version=ENGINE_VERSION)
+        result = combine(task(i) for i in range(n_blocks))
     else:
         with ThreadPoolExecutor(max_workers=min(n_workers, n_blocks)) as pool:
-            blocks = pool.map(task, range(n_blocks))
-            result = SimulationResult.from_blocks(scenario, blocks, engine_version=ENGINE_VERSION)
+            result = combine(pool.map(task, range(n_blocks)))
     result.wall_seconds = time.perf_counter() - start
     return result

@@ -141,16 +141,25 @@ class SimulationResult:
 
     @classmethod
     def from_blocks(
-        cls, scenario: Scenario, blocks: Iterable[BlockOutput], *, engine_version: str
+        cls,
+        scenario: Scenario,
+        blocks: Iterable[BlockOutput],
+        *,
+        engine_version: str,
+        sample: np.ndarray | None = None,
     ) -> SimulationResult:
-        """Combine block outputs, in block order, into one result."""
+        """Combine block outputs, in block order, into one result.
+
+        ``sample`` is the run's trajectory sample when the blocks wrote into it
+        (``run_block(sample_out=...)``); otherwise the blocks' own samples are gathered.
+        """
         paths = scenario.simulation.paths
         per_path = {
             k: np.empty(paths, dtype=np.int16 if k == "runway" else float) for k in PER_PATH
         }
         count = 0
         mean = m2 = None
-        samples = []
+        gathered = None
         for blk in blocks:
             for k in PER_PATH:
                 per_path[k][count : count + blk.n] = blk.per_path[k]
@@ -161,13 +170,18 @@ class SimulationResult:
                 delta = blk.mean - mean
                 mean += delta * (blk.n / total)
                 m2 += blk.m2 + delta**2 * (count * blk.n / total)
+            if sample is None and blk.sample.shape[-1]:
+                if gathered is None:  # the sample is the first paths: this is the first block
+                    size = min(paths, scenario.simulation.trajectory_paths)
+                    gathered = np.empty((*blk.sample.shape[:-1], size))
+                gathered[..., count : count + blk.sample.shape[-1]] = blk.sample
             count += blk.n
-            if blk.sample.shape[-1]:
-                samples.append(blk.sample)
         assert count == paths and mean is not None and m2 is not None
+        if sample is None:
+            sample = gathered
+        elif not sample.shape[-1]:
+            sample = None
         names = [*MONTHLY_VARS, *(f"gross_{lab}" for lab in scenario.labels)]
-        sample = np.concatenate(samples, axis=-1) if samples else None
-        samples.clear()  # the blocks' samples: at most two copies of the sample are held at once
         se = np.sqrt(m2 / max(count - 1, 1) / count) if count > 1 else np.full_like(m2, np.nan)
         table = _monthly_table(scenario, names, mean, se, sample)
         # (paths, months) views of the one sample array: no transposed copies
