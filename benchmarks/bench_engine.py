@@ -44,10 +44,11 @@ def _scenario():
     return load_scenario(SCENARIO)
 
 
-def run_engine(paths: int, workers: int) -> None:
+def run_engine(paths: int, workers: int) -> np.ndarray:
+    """The engine; returns the paths' runways (month, ``H + 1`` when censored)."""
     from simulator import simulate
 
-    simulate(_scenario(), paths=paths, workers=workers)
+    return simulate(_scenario(), paths=paths, workers=workers).per_path["runway"]
 
 
 def run_floor(paths: int, workers: int) -> None:
@@ -79,7 +80,8 @@ def run_floor(paths: int, workers: int) -> None:
         list(pool.map(block, range(n_blocks)))
 
 
-def run_reference(paths: int, workers: int) -> None:
+def run_reference(paths: int, workers: int) -> np.ndarray:
+    """The reference, on one thread; returns the paths' runways like :func:`run_engine`."""
     from simulator.engine import compile_params
     from simulator.hazards import collection_hazard, default_hazard, factor_step, revenue_shock
 
@@ -117,6 +119,7 @@ def run_reference(paths: int, workers: int) -> None:
             tau = np.where((cash < prm.cash_floor) & (tau > H), t, tau)
             D.sum(1)
         runway[i * size : i * size + n] = tau
+    return runway
 
 
 KINDS = {"engine": run_engine, "floor": run_floor, "reference": run_reference}
