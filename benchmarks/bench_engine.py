@@ -4,6 +4,7 @@ second and peak resident memory (DESIGN 5; see the README for the figures).
     python benchmarks/bench_engine.py            # 100k and 1M paths, then 10M of the engine
     python benchmarks/bench_engine.py --quick    # 100k only
     python benchmarks/bench_engine.py --threads  # 1 vs 2 threads, median of 3 runs
+    python benchmarks/bench_engine.py --breakdown  # where a block's time goes, one thread
 
 - engine: ``simulator.simulate`` (random numbers, state, flows, per-path outputs, sample).
 - floor: the same random numbers (DESIGN 2.10) and the same hazard and revenue evaluations
@@ -125,6 +126,42 @@ def run_reference(paths: int, workers: int) -> np.ndarray:
 KINDS = {"engine": run_engine, "floor": run_floor, "reference": run_reference}
 
 
+def breakdown(blocks: int = 24) -> None:
+    """Milliseconds per block of the engine on one thread, and of two of its parts."""
+    from simulator._kernel import ndtr
+    from simulator.engine import BLOCK_SIZE, MONTHS_PER_CHUNK, compile_params, run_block
+
+    prm = compile_params(_scenario())
+    H, K = prm.horizon, prm.n_buckets
+    run_block(prm, 0, 1, 0)  # loads the kernel
+
+    def best_ms(fn) -> float:  # best of 3, per block
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            for i in range(blocks):
+                fn(i)
+            times.append((time.perf_counter() - start) / blocks * 1e3)
+        return min(times)
+
+    def draws(i: int) -> None:  # the engine's calls, in its order (DESIGN 2.10)
+        rng = np.random.default_rng([i, 0])
+        rng.standard_normal(BLOCK_SIZE)
+        for t0 in range(0, H, MONTHS_PER_CHUNK):
+            rng.standard_normal((min(MONTHS_PER_CHUNK, H - t0), 2, BLOCK_SIZE))
+
+    x = np.random.default_rng(0).normal(-3.0, 1.0, K * H * BLOCK_SIZE)
+    out = np.empty_like(x)
+    total = best_ms(lambda i: run_block(prm, i, BLOCK_SIZE, 0))
+    rng_ms = best_ms(draws)
+    ndtr_ms = best_ms(lambda i: ndtr(x, out))
+    print(f"engine, one thread, per block of {BLOCK_SIZE:,} paths x {H} months:")
+    print(f"  whole block                      {total:6.2f} ms")
+    print(f"  random numbers (numpy)           {rng_ms:6.2f} ms")
+    print(f"  default hazards ({K} x ndtr)       {ndtr_ms:6.2f} ms")
+    print(f"  the rest of the month            {total - rng_ms - ndtr_ms:6.2f} ms")
+
+
 def measure(kind: str, paths: int, workers: int) -> dict:
     """Run one measurement in a fresh process; return wall time and peak RSS."""
     cmd = [sys.executable, __file__, "--one", kind, str(paths), str(workers)]
@@ -163,6 +200,7 @@ def main() -> None:
     ap.add_argument("--one", nargs=3, metavar=("KIND", "PATHS", "WORKERS"), help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="100,000 paths only, no 10M run")
     ap.add_argument("--threads", action="store_true", help="1 vs 2 threads, median of 3")
+    ap.add_argument("--breakdown", action="store_true", help="where a block's time goes")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     if args.one:
@@ -175,6 +213,9 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, numpy {np.__version__}"
     )
     print(f"command: python benchmarks/bench_engine.py {' '.join(sys.argv[1:])}".rstrip())
+    if args.breakdown:
+        breakdown()
+        return
     if args.threads:
         for paths in (1_000_000,):
             walls = {
