@@ -229,3 +229,60 @@ def test_an_unusable_out_or_worker_count_is_refused_before_any_work(in_tmp, caps
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(("afile/", scenario))
     assert sorted(p.name for p in in_tmp.iterdir()) == ["afile"]
+
+
+def test_simulate_reports_progress_once_per_finished_block():
+    from simulator import simulate
+    from simulator.engine import BLOCK_SIZE
+
+    done: list[int] = []
+    sc = load_scenario(ROOT / "scenarios" / "example_minimal.toml")
+    simulate(sc, paths=2 * BLOCK_SIZE + 5, workers=2, progress=done.append)
+    assert sorted(done) == [5, BLOCK_SIZE, BLOCK_SIZE]
+
+
+def _run_with_stderr(tmp_path: Path, stderr_tty: bool) -> str:
+    """``arsim run`` in a child process; its stderr is a pseudo-terminal or a pipe."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "simulator",
+        "run",
+        str(ROOT / "scenarios" / "example_minimal.toml"),
+    ]
+    cmd += ["--paths", "20000", "--out", str(tmp_path / "r")]
+    if not stderr_tty:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0
+        return done.stderr
+    master, slave = pty.openpty()
+    # a terminal 100 columns wide (a fresh pseudo-terminal has 0, and tqdm then draws nothing)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=300) == 0
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_and_silence_otherwise(tmp_path):
+    assert _run_with_stderr(tmp_path / "pipe", stderr_tty=False) == ""
+    shown = _run_with_stderr(tmp_path / "tty", stderr_tty=True)
+    assert "simulating" in shown and "20.0k/20.0k" in shown and "path/s" in shown
