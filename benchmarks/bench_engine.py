@@ -127,7 +127,13 @@ KINDS = {"engine": run_engine, "floor": run_floor, "reference": run_reference}
 
 
 def breakdown(blocks: int = 24) -> None:
-    """Milliseconds per block of the engine on one thread, and of two of its parts."""
+    """Milliseconds per block of the engine on one thread, and of two of its parts.
+
+    The parts are timed alone: the block's random draws, and the kernel's ``ndtr`` (against
+    scipy's) over as many values as a block's default hazards; the rest is the difference.
+    """
+    from scipy import special
+
     from simulator._kernel import ndtr
     from simulator.engine import BLOCK_SIZE, MONTHS_PER_CHUNK, compile_params, run_block
 
@@ -155,11 +161,17 @@ def breakdown(blocks: int = 24) -> None:
     total = best_ms(lambda i: run_block(prm, i, BLOCK_SIZE, 0))
     rng_ms = best_ms(draws)
     ndtr_ms = best_ms(lambda i: ndtr(x, out))
+    scipy_ms = best_ms(lambda i: special.ndtr(x, out=out))
     print(f"engine, one thread, per block of {BLOCK_SIZE:,} paths x {H} months:")
     print(f"  whole block                      {total:6.2f} ms")
     print(f"  random numbers (numpy)           {rng_ms:6.2f} ms")
     print(f"  default hazards ({K} x ndtr)       {ndtr_ms:6.2f} ms")
-    print(f"  the rest of the month            {total - rng_ms - ndtr_ms:6.2f} ms")
+    print(f"  the rest (by difference)         {total - rng_ms - ndtr_ms:6.2f} ms")
+    n = x.size
+    print(
+        f"ndtr: the kernel's {ndtr_ms * 1e6 / n:.1f} ns a value, "
+        f"scipy.special.ndtr's {scipy_ms * 1e6 / n:.1f} ns ({n:,} values)"
+    )
 
 
 def measure(kind: str, paths: int, workers: int) -> dict:

@@ -224,6 +224,17 @@ def run_block(
         sample, at = np.empty((nv, H + 1, n_sample)), 0
     else:
         sample, at = sample_out, block_index * BLOCK_SIZE
+        # the compiled kernel does not check bounds: check here what it will write
+        if (
+            sample.dtype != np.float64
+            or not sample.flags.c_contiguous
+            or sample.shape[:2] != (nv, H + 1)
+            or (n_sample > 0 and sample.shape[2] < at + n_sample)
+        ):
+            raise ValueError(
+                f"sample_out must be C-contiguous float64 of shape ({nv}, {H + 1}, >= "
+                f"{at + n_sample}); got {sample.dtype} {sample.shape}"
+            )
     sample[:, 0, at : at + n_sample] = v0[:, None]
 
     if trace:
@@ -291,12 +302,12 @@ BYTES_PER_PATH = 128
 _RUNOFF_BLOCK_BYTES = 2048 * 8 * (4 * 601 + 2 * 4)
 
 
-def estimate_memory(scenario: Scenario, workers: int) -> int:
+def estimate_memory(scenario: Scenario, workers: int, *, executor: bool = False) -> int:
     """Rough peak memory in bytes of :func:`simulate` and the summary for this scenario.
 
     Counts the per-path outputs and the paths table written from them, the trajectory sample
-    (with a margin for its quantiles and the parts of blocks run elsewhere), the blocks in
-    flight and the run-off blocks of the implied rates.
+    (with a margin for its quantiles; twice over with an ``executor``, whose blocks return their
+    parts of it), the blocks in flight and the run-off blocks of the implied rates.
     """
     sim = scenario.simulation
     grid = AgingGrid(scenario.buckets.edges_months, scenario.defaults.write_off_after_months)
@@ -304,7 +315,8 @@ def estimate_memory(scenario: Scenario, workers: int) -> int:
     per_path = sim.paths * BYTES_PER_PATH
     sample = min(sim.paths, sim.trajectory_paths) * (sim.horizon_months + 1) * nv * 8
     runoff = _RUNOFF_BLOCK_BYTES + 2048 * 8 * 3 * grid.n_ages
-    return per_path + 3 * sample // 2 + workers * (block_memory(scenario) + runoff)
+    sample = sample * 5 // 2 if executor else sample * 3 // 2
+    return per_path + sample + workers * (block_memory(scenario) + runoff)
 
 
 def machine_memory() -> int:
@@ -360,7 +372,8 @@ def simulate(
     sim = scenario.simulation
     n_workers = workers or os.cpu_count() or 1
     n_blocks = math.ceil(sim.paths / BLOCK_SIZE)
-    need = estimate_memory(scenario, min(n_workers, n_blocks))  # threads beyond blocks idle
+    # threads beyond the blocks idle
+    need = estimate_memory(scenario, min(n_workers, n_blocks), executor=executor is not None)
     have = machine_memory()
     if need > MEMORY_SHARE * have:
         raise ResourceError(
@@ -373,7 +386,7 @@ def simulate(
 
     # in this process the blocks write straight into one sample; elsewhere they return theirs
     nv = len(MONTHLY_VARS) + scenario.n_buckets
-    sample = None if executor else np.empty((nv, sim.horizon_months + 1, n_sample))
+    sample = None if executor is not None else np.empty((nv, sim.horizon_months + 1, n_sample))
 
     def task(i: int) -> BlockOutput:
         n = min(BLOCK_SIZE, sim.paths - i * BLOCK_SIZE)

@@ -159,7 +159,7 @@ class SimulationResult:
         }
         count = 0
         mean = m2 = None
-        gathered = None
+        gathered, filled = None, 0
         for blk in blocks:
             for k in PER_PATH:
                 per_path[k][count : count + blk.n] = blk.per_path[k]
@@ -174,12 +174,13 @@ class SimulationResult:
                 if gathered is None:  # the sample is the first paths: this is the first block
                     size = min(paths, scenario.simulation.trajectory_paths)
                     gathered = np.empty((*blk.sample.shape[:-1], size))
-                gathered[..., count : count + blk.sample.shape[-1]] = blk.sample
+                filled = count + blk.sample.shape[-1]
+                gathered[..., count:filled] = blk.sample
             count += blk.n
         assert count == paths and mean is not None and m2 is not None
-        if sample is None:
-            sample = gathered
-        elif not sample.shape[-1]:
+        if sample is None and gathered is not None:
+            sample = gathered[..., :filled]  # what the blocks gave, no uninitialised columns
+        if sample is not None and not sample.shape[-1]:
             sample = None
         names = [*MONTHLY_VARS, *(f"gross_{lab}" for lab in scenario.labels)]
         se = np.sqrt(m2 / max(count - 1, 1) / count) if count > 1 else np.full_like(m2, np.nan)

@@ -12,9 +12,9 @@ from scipy import special
 
 from simulator import simulate
 from simulator.analytic import expected_trajectory
-from simulator.engine import BLOCK_SIZE, compile_params, run_block
+from simulator.engine import BLOCK_SIZE, ENGINE_VERSION, compile_params, run_block
 from simulator.hazards import default_hazard, solve_alpha
-from simulator.results import MONTHLY_VARS
+from simulator.results import MONTHLY_VARS, SimulationResult
 
 IDENTITY_CASES = {
     "stochastic": {},
@@ -268,3 +268,31 @@ def test_trajectory_sample_is_bounded():
     res = simulate(sc)
     assert res.trajectory["cash"].shape == (700, res.horizon + 1)
     np.testing.assert_array_equal(res.trajectory["cash"][:, -1], res.per_path["cash_end"][:700])
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [(0, 0, -4296), (0, -1, 0), (-1, 0, 0)],
+    ids=["too-few-paths", "too-few-months", "too-few-variables"],
+)
+def test_run_block_refuses_a_sample_array_it_would_overrun(wrong):
+    # the compiled kernel does not check bounds: a wrong array must be refused before it runs
+    sc = make({})
+    prm = compile_params(sc)
+    right = (len(MONTHLY_VARS) + len(sc.labels), sc.simulation.horizon_months + 1, 5000)
+    shape = tuple(a + b for a, b in zip(right, wrong, strict=True))
+    # block 1 writes paths 4096..4295 of the sample
+    run_block(prm, 1, 200, 0, n_sample=200, sample_out=np.zeros(right))
+    with pytest.raises(ValueError, match="sample_out must be"):
+        run_block(prm, 1, 200, 0, n_sample=200, sample_out=np.zeros(shape))
+
+
+def test_gathered_sample_holds_only_what_the_blocks_gave():
+    # blocks run elsewhere return their parts; a result never shows uninitialised columns
+    sc = make({"simulation.paths": 500, "simulation.trajectory_paths": 300})
+    prm = compile_params(sc)
+    block = run_block(prm, 0, 500, sc.simulation.seed, n_sample=10)
+    res = SimulationResult.from_blocks(sc, [block], engine_version=ENGINE_VERSION)
+    assert res.trajectory["cash"].shape == (10, sc.simulation.horizon_months + 1)
+    np.testing.assert_array_equal(res.trajectory["cash"][:, -1], block.per_path["cash_end"][:10])
+    assert np.isfinite(res.monthly["cash_p50"]).all()
