@@ -54,8 +54,9 @@ def run_engine(paths: int, workers: int) -> np.ndarray:
 
 
 def run_floor(paths: int, workers: int) -> None:
-    from simulator.engine import BLOCK_SIZE, compile_params
+    from simulator.engine import BLOCK_SIZE
     from simulator.hazards import collection_hazard, default_hazard, factor_step, revenue_shock
+    from simulator.params import compile_params
 
     prm = compile_params(_scenario())
     seed = 0
@@ -84,8 +85,8 @@ def run_floor(paths: int, workers: int) -> None:
 
 def run_reference(paths: int, workers: int) -> np.ndarray:
     """The reference, on one thread; returns the paths' runways like :func:`run_engine`."""
-    from simulator.engine import compile_params
     from simulator.hazards import collection_hazard, default_hazard, factor_step, revenue_shock
+    from simulator.params import compile_params
 
     prm = compile_params(_scenario())
     H = prm.horizon
@@ -136,7 +137,8 @@ def breakdown(blocks: int = 24) -> None:
     from scipy import special
 
     from simulator._kernel import ndtr
-    from simulator.engine import BLOCK_SIZE, MONTHS_PER_CHUNK, compile_params, run_block
+    from simulator.engine import BLOCK_SIZE, MONTHS_PER_CHUNK, run_block
+    from simulator.params import compile_params
 
     prm = compile_params(_scenario())
     H, K = prm.horizon, prm.n_buckets

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["AgingGrid"]
+__all__ = ["AgingGrid", "age_one_month"]
 
 
 class AgingGrid:
@@ -75,3 +75,44 @@ class AgingGrid:
         ndarray, shape (K, ...)
         """
         return np.stack([by_age[s].sum(axis=0) for s in self.slices])
+
+
+def age_one_month(
+    remaining: np.ndarray, write_off: bool, billed: float | np.ndarray = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 3 and 4 of a month (DESIGN 2.4): age what remains by one month, bill into age 0.
+
+    The reference aging step: the analytics, the calibration and the chain over ages use it,
+    and the compiled kernel is tested against it.
+
+    Parameters
+    ----------
+    remaining : ndarray, shape (A, ...)
+        ``R[a]``: what remains at each age after the month's collections and defaults.
+    write_off : bool
+        Whether a write-off age is set: then ``R[A-1]`` is written off; otherwise the last age
+        keeps its own remainder (with ``A = 1``, age 0 holds ``R[0]``).
+    billed : float or ndarray, optional
+        New credit billings entering age 0 (broadcast over the trailing axes).
+
+    Returns
+    -------
+    state : ndarray, shape (A, ...)
+        The balance by age at the end of the month.
+    written_off : ndarray, shape (...)
+        ``WO_t``: what reached the write-off age (zeros without one).
+    """
+    new = np.empty_like(remaining)
+    new[1:] = remaining[:-1]
+    if write_off:
+        written_off = remaining[-1].copy()
+        new[0] = 0.0
+    else:
+        written_off = np.zeros_like(remaining[-1])
+        if len(remaining) == 1:
+            new[0] = remaining[0]
+        else:
+            new[-1] += remaining[-1]
+            new[0] = 0.0
+    new[0] += billed
+    return new, written_off

@@ -18,130 +18,38 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import special
 
 from ._kernel import run_chunk
+from ._util import thread_map
 from .aging import AgingGrid
-from .hazards import calendar_months, solve_alpha
-from .results import MONTHLY_VARS, SimulationResult
+from .params import GROSS_ROW, MONTHLY_VARS, ModelParams, compile_params, n_monthly_values
+from .resources import check_memory
+from .results import SimulationResult
 from .scenario import Scenario, with_overrides
 
 __all__ = [
     "BLOCK_SIZE",
     "ENGINE_VERSION",
-    "ModelParams",
-    "ResourceError",
-    "compile_params",
+    "BlockOutput",
+    "block_memory",
+    "estimate_memory",
     "run_block",
-    "simulate",
+    "simulate_paths",
 ]
 
 ENGINE_VERSION = "1.2"  # 1.1: compiled kernel; 1.2: its own ndtr; each differs by float rounding
 #: Paths per block. A constant of the engine: changing it changes the numbers (DESIGN 2.10).
 BLOCK_SIZE = 4096
-#: Refuse runs whose estimated memory exceeds this share of the machine's memory.
-MEMORY_SHARE = 0.6
 #: Months whose random numbers are drawn at once (bounds the memory).
 MONTHS_PER_CHUNK = 12
 _NO_TRACE3 = np.empty((0, 0, 0))
 _NO_TRACE2 = np.empty((0, 0))
-
-
-class ResourceError(ValueError):
-    """A request that would not fit in this machine's memory, refused before it starts."""
-
-
-@dataclass(frozen=True)
-class ModelParams:
-    """Everything the kernel needs, as plain numbers and arrays (picklable, no scenario)."""
-
-    horizon: int
-    n_ages: int
-    slices: tuple[tuple[int, int], ...]
-    write_off: bool
-    opening_by_age: np.ndarray  # (A,)
-    opening_gross: np.ndarray  # (K,) summed from opening_by_age
-    provision_rates: np.ndarray  # (K,)
-    collection_rate: np.ndarray  # c_b (K,)
-    alpha: np.ndarray  # (K,)
-    beta: float
-    default_rate: np.ndarray  # p_b (K,)
-    rho: float
-    phi: float
-    collection_scale: np.ndarray  # m * s_cal(t), (H,)
-    revenue_base: np.ndarray  # R_0 (1+g)^((t-1)/12) q_cal(t), (H,)
-    volatility: float
-    kappa: float
-    credit_share: float
-    variable_cost_ratio: float
-    fixed_outflow: np.ndarray  # F_t, (H,)
-    other_inflow: float
-    cash_opening: float
-    cash_floor: float
-
-    @property
-    def n_buckets(self) -> int:
-        """Number of buckets K."""
-        return len(self.slices)
-
-
-def compile_params(scenario: Scenario) -> ModelParams:
-    """Turn a validated scenario into the arrays the kernel uses.
-
-    Parameters
-    ----------
-    scenario : Scenario
-
-    Returns
-    -------
-    ModelParams
-    """
-    b, col, dfl, rev, cash = (
-        scenario.buckets,
-        scenario.collections,
-        scenario.defaults,
-        scenario.revenue,
-        scenario.cash,
-    )
-    horizon = scenario.simulation.horizon_months
-    grid = AgingGrid(b.edges_months, dfl.write_off_after_months)
-    opening = grid.spread(b.gross)
-    as_of_month = scenario.scenario.as_of.month if scenario.scenario.as_of else None
-    cal = calendar_months(as_of_month, horizon) - 1
-    t = np.arange(1, horizon + 1)
-    s = np.asarray(col.seasonality if col.seasonality else [1.0] * 12)[cal]
-    q = np.asarray(rev.seasonality if rev.seasonality else [1.0] * 12)[cal]
-    c = np.asarray(col.monthly_rate, dtype=float)
-    return ModelParams(
-        horizon=horizon,
-        n_ages=grid.n_ages,
-        slices=tuple((sl.start, sl.stop) for sl in grid.slices),
-        write_off=dfl.write_off_after_months is not None,
-        opening_by_age=opening,
-        opening_gross=grid.aggregate(opening),
-        provision_rates=np.asarray(b.provision_rates, dtype=float),
-        collection_rate=c,
-        alpha=solve_alpha(c, col.factor_loading),
-        beta=float(col.factor_loading),
-        default_rate=np.asarray(dfl.monthly_rate, dtype=float),
-        rho=float(dfl.correlation),
-        phi=float(scenario.factor.persistence),
-        collection_scale=col.multiplier * s,
-        revenue_base=rev.monthly * (1.0 + rev.annual_growth) ** ((t - 1) / 12.0) * q,
-        volatility=float(rev.volatility),
-        kappa=float(rev.factor_correlation),
-        credit_share=float(rev.credit_share),
-        variable_cost_ratio=float(cash.variable_cost_ratio),
-        fixed_outflow=cash.monthly_fixed_outflow
-        * (1.0 + cash.fixed_outflow_growth) ** ((t - 1) / 12.0),
-        other_inflow=float(cash.other_monthly_inflow),
-        cash_opening=float(cash.opening),
-        cash_floor=float(cash.floor),
-    )
 
 
 @dataclass
@@ -192,7 +100,7 @@ def run_block(
     BlockOutput
     """
     H, A, K = prm.horizon, prm.n_ages, prm.n_buckets
-    nv = len(MONTHLY_VARS) + K
+    nv = n_monthly_values(K)
     rng = np.random.default_rng([block_index, seed])
     # always full blocks of draws, so a path's numbers do not depend on the block's size; a
     # chunk of months in one call gives the same stream as one call per month (DESIGN 2.10)
@@ -214,8 +122,10 @@ def run_block(
 
     # month 0: every path holds the opening book
     v0 = np.zeros(nv)
-    v0[0], v0[1], v0[2] = prm.cash_opening, prm.opening_gross.sum(), allowance0
-    v0[9:] = prm.opening_gross
+    v0[MONTHLY_VARS.index("cash")] = prm.cash_opening
+    v0[MONTHLY_VARS.index("gross")] = prm.opening_gross.sum()
+    v0[MONTHLY_VARS.index("allowance")] = allowance0
+    v0[GROSS_ROW:] = prm.opening_gross
     shift = np.empty((H + 1, nv))
     shift[0] = v0
     s1 = np.zeros((H + 1, nv))
@@ -290,7 +200,7 @@ def block_memory(scenario: Scenario) -> int:
     """Rough memory in bytes of one block in flight (:func:`run_block`, no sample, no trace)."""
     grid = AgingGrid(scenario.buckets.edges_months, scenario.defaults.write_off_after_months)
     k = scenario.n_buckets
-    nv = len(MONTHLY_VARS) + k
+    nv = n_monthly_values(k)
     rows = 2 * grid.n_ages + 2 * MONTHS_PER_CHUNK + 6 * k + 2 * nv + 20
     return BLOCK_SIZE * 8 * rows + 3 * (scenario.simulation.horizon_months + 1) * nv * 8
 
@@ -311,7 +221,7 @@ def estimate_memory(scenario: Scenario, workers: int, *, executor: bool = False)
     """
     sim = scenario.simulation
     grid = AgingGrid(scenario.buckets.edges_months, scenario.defaults.write_off_after_months)
-    nv = len(MONTHLY_VARS) + scenario.n_buckets
+    nv = n_monthly_values(scenario.n_buckets)
     per_path = sim.paths * BYTES_PER_PATH
     sample = min(sim.paths, sim.trajectory_paths) * (sim.horizon_months + 1) * nv * 8
     runoff = _RUNOFF_BLOCK_BYTES + 2048 * 8 * 3 * grid.n_ages
@@ -319,15 +229,7 @@ def estimate_memory(scenario: Scenario, workers: int, *, executor: bool = False)
     return per_path + sample + workers * (block_memory(scenario) + runoff)
 
 
-def machine_memory() -> int:
-    """This machine's memory in bytes (8 GiB if it cannot be read)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 8 * 2**30
-
-
-def simulate(
+def simulate_paths(
     scenario: Scenario,
     *,
     seed: int | None = None,
@@ -335,8 +237,10 @@ def simulate(
     workers: int | None = None,
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
+    analytics: Callable[[Scenario], Any] | None = None,
 ) -> SimulationResult:
-    """Run the Monte Carlo simulation of a scenario.
+    """Run the Monte Carlo simulation of a scenario (the engine alone; users call
+    :func:`simulator.simulate`, which also hands the result its analytics).
 
     Parameters
     ----------
@@ -352,6 +256,9 @@ def simulate(
         Where blocks run. Results are identical whatever the executor (DESIGN 2.10).
     progress : callable, optional
         Called with the number of paths of each finished block.
+    analytics : callable, optional
+        Called with the scenario that ran when the result's summary first needs the implied
+        rates and ECL (:meth:`SimulationResult.analytics`).
 
     Returns
     -------
@@ -373,19 +280,17 @@ def simulate(
     n_workers = workers or os.cpu_count() or 1
     n_blocks = math.ceil(sim.paths / BLOCK_SIZE)
     # threads beyond the blocks idle
-    need = estimate_memory(scenario, min(n_workers, n_blocks), executor=executor is not None)
-    have = machine_memory()
-    if need > MEMORY_SHARE * have:
-        raise ResourceError(
-            f"this run needs about {need / 2**30:.1f} GiB of memory and the machine has "
-            f"{have / 2**30:.1f} GiB; use fewer paths, trajectory paths or months"
-        )
+    check_memory(
+        estimate_memory(scenario, min(n_workers, n_blocks), executor=executor is not None),
+        "this run",
+        "use fewer paths, trajectory paths or months",
+    )
     start = time.perf_counter()
     prm = compile_params(scenario)
     n_sample = min(sim.paths, sim.trajectory_paths)
 
     # in this process the blocks write straight into one sample; elsewhere they return theirs
-    nv = len(MONTHLY_VARS) + scenario.n_buckets
+    nv = n_monthly_values(scenario.n_buckets)
     sample = None if executor is not None else np.empty((nv, sim.horizon_months + 1, n_sample))
 
     def task(i: int) -> BlockOutput:
@@ -398,15 +303,12 @@ def simulate(
 
     def combine(blocks: Iterable[BlockOutput]) -> SimulationResult:
         return SimulationResult.from_blocks(
-            scenario, blocks, engine_version=ENGINE_VERSION, sample=sample
+            scenario, blocks, engine_version=ENGINE_VERSION, sample=sample, analytics=analytics
         )
 
     if executor is not None:
         result = combine(executor.map(task, range(n_blocks)))
-    elif n_workers == 1 or n_blocks == 1:
-        result = combine(task(i) for i in range(n_blocks))
     else:
-        with ThreadPoolExecutor(max_workers=min(n_workers, n_blocks)) as pool:
-            result = combine(pool.map(task, range(n_blocks)))
+        result = combine(thread_map(task, n_blocks, n_workers))
     result.wall_seconds = time.perf_counter() - start
     return result

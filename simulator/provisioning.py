@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._util import json_ready
 from .analytic import Calibration, ImpliedRates, implied_rates
-from .results import json_ready
 from .scenario import Scenario, with_overrides
 
 if TYPE_CHECKING:

@@ -3,36 +3,38 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from ._util import Moments, json_ready
+from .params import MONTHLY_VARS
 from .scenario import Scenario
 
-if TYPE_CHECKING:
-    from .engine import BlockOutput
-
 __all__ = ["MONTHLY_VARS", "QUANTILES", "QUANTILE_VARS", "SimulationResult", "runway_summary"]
-
-#: Monthly variables tracked for every path; gross by bucket follows them.
-MONTHLY_VARS = (
-    "cash",
-    "gross",
-    "allowance",
-    "collections",
-    "credit_loss",
-    "defaults",
-    "write_offs",
-    "charge",
-    "revenue",
-)
 #: Variables whose monthly quantiles (from the trajectory sample) go into the monthly table.
 QUANTILE_VARS = ("cash", "gross", "allowance", "collections", "credit_loss")
 QUANTILES = (5, 25, 50, 75, 95)
 PER_PATH = ("runway", "min_cash", "cash_end", "collections", "credit_loss", "charge")
+
+
+class _Block(Protocol):
+    """What a block of paths gives (:class:`simulator.engine.BlockOutput`)."""
+
+    n: int
+    per_path: dict[str, np.ndarray]
+    mean: np.ndarray
+    m2: np.ndarray
+    sample: np.ndarray
+
+
+class _Analytics(Protocol):
+    """What the summary needs of the analytics (:class:`simulator.provisioning.Analytics`)."""
+
+    def summary_fields(self) -> dict[str, Any]: ...
 
 
 def _proportion(hits: int, n: int) -> tuple[float, float]:
@@ -109,6 +111,10 @@ class SimulationResult:
         ``(n_sample, H + 1)``; ``None`` for results read back from a folder.
     engine_version : str
     wall_seconds : float
+    analytics_source : callable or None
+        Computes the analytics of the scenario (implied rates, weighted ECL) when the summary
+        first needs them; handed over by whoever built the result (:func:`simulator.simulate`,
+        :func:`simulator.storage.load_results`). ``None``: the result has none.
     """
 
     scenario: Scenario
@@ -117,6 +123,9 @@ class SimulationResult:
     trajectory: dict[str, np.ndarray] | None
     engine_version: str
     wall_seconds: float = float("nan")
+    analytics_source: Callable[[Scenario], _Analytics] | None = field(
+        default=None, repr=False, compare=False
+    )
     _analytics: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -143,33 +152,29 @@ class SimulationResult:
     def from_blocks(
         cls,
         scenario: Scenario,
-        blocks: Iterable[BlockOutput],
+        blocks: Iterable[_Block],
         *,
         engine_version: str,
         sample: np.ndarray | None = None,
+        analytics: Callable[[Scenario], _Analytics] | None = None,
     ) -> SimulationResult:
         """Combine block outputs, in block order, into one result.
 
         ``sample`` is the run's trajectory sample when the blocks wrote into it
         (``run_block(sample_out=...)``); otherwise the blocks' own samples are gathered.
+        ``analytics`` becomes the result's :attr:`analytics_source`.
         """
         paths = scenario.simulation.paths
         per_path = {
             k: np.empty(paths, dtype=np.int16 if k == "runway" else float) for k in PER_PATH
         }
         count = 0
-        mean = m2 = None
+        moments = Moments()
         gathered, filled = None, 0
         for blk in blocks:
             for k in PER_PATH:
                 per_path[k][count : count + blk.n] = blk.per_path[k]
-            if mean is None:
-                mean, m2 = blk.mean.copy(), blk.m2.copy()
-            else:  # Chan et al.'s pairwise update, in block order
-                total = count + blk.n
-                delta = blk.mean - mean
-                mean += delta * (blk.n / total)
-                m2 += blk.m2 + delta**2 * (count * blk.n / total)
+            moments.merge(blk.n, blk.mean, blk.m2)  # in block order
             if sample is None and blk.sample.shape[-1]:
                 if gathered is None:  # the sample is the first paths: this is the first block
                     size = min(paths, scenario.simulation.trajectory_paths)
@@ -177,6 +182,7 @@ class SimulationResult:
                 filled = count + blk.sample.shape[-1]
                 gathered[..., count:filled] = blk.sample
             count += blk.n
+        mean, m2 = moments.mean, moments.m2
         assert count == paths and mean is not None and m2 is not None
         if sample is None and gathered is not None:
             sample = gathered[..., :filled]  # what the blocks gave, no uninitialised columns
@@ -189,7 +195,9 @@ class SimulationResult:
         trajectory = (
             {name: sample[i].T for i, name in enumerate(names)} if sample is not None else None
         )
-        return cls(scenario, per_path, table, trajectory, engine_version)
+        return cls(
+            scenario, per_path, table, trajectory, engine_version, analytics_source=analytics
+        )
 
     @property
     def paths(self) -> pd.DataFrame:
@@ -219,11 +227,20 @@ class SimulationResult:
         Returns
         -------
         simulator.provisioning.Analytics
+
+        Raises
+        ------
+        ValueError
+            If the result was built without an analytics source (``summary(analytics=False)``
+            still works).
         """
         if self._analytics is None:
-            from .provisioning import analyse
-
-            self._analytics = analyse(self.scenario)
+            if self.analytics_source is None:
+                raise ValueError(
+                    "this result has no analytics; build it with simulator.simulate, or ask "
+                    "for summary(analytics=False)"
+                )
+            self._analytics = self.analytics_source(self.scenario)
         return self._analytics
 
     def summary(self, *, analytics: bool = True) -> dict[str, Any]:
@@ -269,20 +286,6 @@ class SimulationResult:
         out["engine_version"] = self.engine_version
         out["wall_seconds"] = self.wall_seconds
         return json_ready(out)
-
-
-def json_ready(obj: Any) -> Any:
-    """JSON-ready: numpy scalars to Python numbers, non-finite numbers to ``None``."""
-    if isinstance(obj, dict):
-        return {k: json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_ready(v) for v in obj]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        x = float(obj)
-        return x if math.isfinite(x) else None
-    return obj
 
 
 def _monthly_table(

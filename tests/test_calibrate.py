@@ -13,7 +13,8 @@ import pytest
 
 from simulator import load_scenario, simulate
 from simulator.aging import AgingGrid
-from simulator.calibrate import (
+from simulator.cli import main
+from simulator.data import (
     SnapshotError,
     calibrate,
     fit_hazards,
@@ -23,7 +24,6 @@ from simulator.calibrate import (
     scenario_document,
     snapshots_from_table,
 )
-from simulator.cli import main
 from simulator.scenario import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -258,7 +258,7 @@ def test_engine_run_with_yearly_buckets_is_recovered_up_to_the_even_spread_bias(
     what separates the estimate from the truth (up to ~30 % of c here — a known limit of the
     restart, stated in the README). p is held at the truth: the write-offs are not used.
     """
-    from simulator.calibrate import _Problem
+    from simulator.data._fit import _Problem
 
     snaps = _engine_history(EDGES, 12, 72)
     snaps = snapshots_from_table(

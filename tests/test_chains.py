@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from factories import make
 
-from simulator.analytic import implied_rates, lifetime_loss
-from simulator.chains import absorbing_chain, chain_from_scenario
+from simulator.analytic import absorbing_chain, chain_from_scenario, implied_rates, lifetime_loss
 
 
 def test_single_transient_state():

@@ -12,8 +12,9 @@ from scipy import special
 
 from simulator import simulate
 from simulator.analytic import expected_trajectory
-from simulator.engine import BLOCK_SIZE, ENGINE_VERSION, compile_params, run_block
+from simulator.engine import BLOCK_SIZE, ENGINE_VERSION, run_block
 from simulator.hazards import default_hazard, solve_alpha
+from simulator.params import compile_params
 from simulator.results import MONTHLY_VARS, SimulationResult
 
 IDENTITY_CASES = {

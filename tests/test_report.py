@@ -111,7 +111,10 @@ def test_out_rules_and_mistakes_are_one_line_exit_2(sensetime_run, tmp_path, cap
     assert err.count("\n") == 1
     assert not (empty / "report.html").exists()
     assert main(["report", str(sensetime_run), "--out", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == f"{tmp_path}: --out: is a folder, not a file\n"
+    assert (
+        capsys.readouterr().err
+        == f"{tmp_path}: --out: is a folder; give the name of a file to write\n"
+    )
 
 
 def test_report_of_a_sweep_solve_and_sensitivity_folder(tmp_path, capsys):

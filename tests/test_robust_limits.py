@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from simulator import engine, load_scenario, with_overrides
+from simulator import engine, load_scenario, resources, simulate, with_overrides
 from simulator.cli import main
-from simulator.engine import BLOCK_SIZE, ResourceError, estimate_memory, simulate
+from simulator.engine import BLOCK_SIZE, estimate_memory
+from simulator.resources import ResourceError
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = ROOT / "scenarios" / "example_minimal.toml"
@@ -65,7 +66,7 @@ def test_a_trajectory_sample_larger_than_memory_is_refused_up_front(tmp_path, ca
 
 def test_a_billion_path_run_on_a_small_machine_is_refused(tmp_path, capsys, monkeypatch):
     """Write-off age 1200 and 1e8 paths: refused on an 8 GiB machine, before any work."""
-    monkeypatch.setattr(engine, "machine_memory", lambda: 8 * 2**30)
+    monkeypatch.setattr(resources, "machine_memory", lambda: 8 * 2**30)
     sets = ["--set", "defaults.write_off_after_months=1200", "--paths", "100000000"]
     out = tmp_path / "o"
     assert main(["run", str(MINIMAL), *sets, "--out", str(out)]) == 2
@@ -85,7 +86,7 @@ def test_simulate_counts_only_the_threads_that_can_run(monkeypatch):
     sc = with_overrides(load_scenario(MINIMAL), {"simulation.paths": 100})
     res = simulate(sc, workers=10**9)
     assert res.n_paths == 100
-    monkeypatch.setattr(engine, "machine_memory", lambda: 2**20)
+    monkeypatch.setattr(resources, "machine_memory", lambda: 2**20)
     with pytest.raises(ResourceError):
         simulate(sc, workers=1)
 

@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import simulate
-from simulator.engine import compile_params, run_block
+from simulator.engine import run_block
+from simulator.params import compile_params
 from simulator.results import MONTHLY_VARS, QUANTILES
 from simulator.scenario import scenario_from_dict
 

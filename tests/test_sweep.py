@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from simulator import simulate, with_overrides
 from simulator import sweep as sw
 from simulator.scenario import ScenarioError, scenario_from_dict
-from simulator.sweep_plots import sensitivity_figures, solve_figures, sweep_figures
+from simulator.sweep import sensitivity_figures, solve_figures, sweep_figures
 
 #: Small and quick: two blocks of paths (4096 + 904), two years, a short run-off for the implied
 #: rates of the summary.
@@ -242,14 +242,14 @@ def test_runner_skips_known_points_and_reports_each_new_one(base):
 
 
 def test_a_failed_point_is_reported_and_the_others_finish(base, monkeypatch):
-    real = sw._run_block_task
+    real = sw._runner._run_block_task
 
     def flaky(prm, block_index, n, seed):
         if math.isclose(prm.collection_scale[0], 1.0) and block_index == 1:
             raise ValueError("disk on fire")
         return real(prm, block_index, n, seed)
 
-    monkeypatch.setattr(sw, "_run_block_task", flaky)
+    monkeypatch.setattr(sw._runner, "_run_block_task", flaky)
     d = sw.grid_design(base, ["collections.multiplier=0.8,1.0,1.2"])
     seen = []
     with ThreadPoolExecutor(max_workers=2) as ex:

@@ -208,14 +208,14 @@ def test_out_folder_rules(scen, tmp_path, capsys):
 def test_a_failed_point_is_reported_the_rest_are_written_and_a_rerun_retries_it(
     scen, tmp_path, capsys, monkeypatch
 ):
-    real = sw._run_block_task
+    real = sw._runner._run_block_task
 
     def flaky(prm, block_index, n, seed):
         if abs(prm.collection_scale[0] - 1.0) < 1e-12:
             raise MemoryError("worker out of memory")
         return real(prm, block_index, n, seed)
 
-    monkeypatch.setattr(sw, "_run_block_task", flaky)
+    monkeypatch.setattr(sw._runner, "_run_block_task", flaky)
     args = ["sweep", scen, "--param", "collections.multiplier=0.9,1.0,1.1", "--workers", "1"]
     assert main([*args, "--out", "f"]) == 1
     captured = capsys.readouterr()
@@ -232,7 +232,7 @@ def test_a_failed_point_is_reported_the_rest_are_written_and_a_rerun_retries_it(
             "error": "MemoryError: worker out of memory",
         }
     ]
-    monkeypatch.setattr(sw, "_run_block_task", real)
+    monkeypatch.setattr(sw._runner, "_run_block_task", real)
     assert main([*args, "--out", "f", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert (doc["computed"], doc["reused"], doc["failed"]) == (1, 2, [])
@@ -240,7 +240,7 @@ def test_a_failed_point_is_reported_the_rest_are_written_and_a_rerun_retries_it(
 
 
 def test_ctrl_c_keeps_the_finished_points(scen, tmp_path, capsys, monkeypatch):
-    real = sw._run_block_task
+    real = sw._runner._run_block_task
     calls = []
 
     def interrupted(prm, block_index, n, seed):
@@ -249,13 +249,13 @@ def test_ctrl_c_keeps_the_finished_points(scen, tmp_path, capsys, monkeypatch):
             raise KeyboardInterrupt
         return real(prm, block_index, n, seed)
 
-    monkeypatch.setattr(sw, "_run_block_task", interrupted)
+    monkeypatch.setattr(sw._runner, "_run_block_task", interrupted)
     args = ["sweep", scen, "--param", "collections.multiplier=0.8:1.2:5", "--workers", "1"]
     assert main([*args, "--out", "c"]) == 130
     err = _one_line(capsys.readouterr().err)
     assert "2 finished point(s) are kept in c/" in err and "--out c" in err
     assert len(list((tmp_path / "c" / "points").glob("*.json"))) == 2
-    monkeypatch.setattr(sw, "_run_block_task", real)
+    monkeypatch.setattr(sw._runner, "_run_block_task", real)
     assert main([*args, "--out", "c", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["computed"] == 3
 
@@ -386,7 +386,7 @@ def test_when_every_point_fails_the_command_still_reports_and_exits_1(scen, caps
     def broken(prm, block_index, n, seed):
         raise RuntimeError("no luck")
 
-    monkeypatch.setattr(sw, "_run_block_task", broken)
+    monkeypatch.setattr(sw._runner, "_run_block_task", broken)
     args = ["sweep", scen, "--param", "collections.multiplier=0.9,1.1", "--workers", "1"]
     assert main([*args, "--out", "x"]) == 1
     captured = capsys.readouterr()

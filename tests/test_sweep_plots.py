@@ -12,8 +12,8 @@ import pytest
 from factories import make
 from matplotlib.figure import Figure
 
-from simulator.sweep import SolveResult
-from simulator.sweep_plots import (
+from simulator.sweep import (
+    SolveResult,
     plot_solve,
     plot_sweep_curve,
     plot_sweep_heatmap,

@@ -19,8 +19,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from .scenario import Scenario
-from .sweep import SolveResult, se_name
+from ..scenario import Scenario
+from ._solve import SolveResult
+from ._table import se_name
 
 __all__ = [
     "metric_label",

@@ -26,7 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .scenario import Scenario
+from ..aging import age_one_month
+from ..scenario import Scenario
+from ._book import _book, exact_rates_available
+from ._exact import _hbar12
 
 __all__ = ["COLLECTED", "LOST", "AbsorbingChain", "absorbing_chain", "chain_from_scenario"]
 
@@ -252,8 +255,6 @@ def chain_from_scenario(scenario: Scenario) -> AbsorbingChain:
         If the scenario has a collection seasonality that varies by month, or a persistent
         factor that drives the hazards, or a state from which nothing is ever absorbed.
     """
-    from .analytic import _book, _hbar12, exact_rates_available
-
     if not exact_rates_available(scenario):
         raise ValueError(
             "a chain over ages needs independent months (factor.persistence = 0) or hazards "
@@ -270,14 +271,12 @@ def chain_from_scenario(scenario: Scenario) -> AbsorbingChain:
     for b, (lo, hi) in enumerate(book.slices):
         p = float(book.p[b])
         h = float(_hbar12(book, b, p)[0])
-        stay = max(1.0 - h - p, 0.0)
-        for a in range(lo, hi):
-            P[a, A] = h
-            P[a, A + 1] = p
-            if a + 1 < A:
-                P[a, a + 1] = stay
-            elif book.write_off:
-                P[a, A + 1] += stay
-            else:
-                P[a, a] = stay
+        P[lo:hi, A] = h
+        P[lo:hi, A + 1] = p
+    stay = 1.0 - P[:, A] - P[:, A + 1]
+    # the month's remainder ages by the reference step: row a of the state after one month,
+    # started from a unit at age a, is where that unit goes (a written-off unit is lost)
+    moved, written_off = age_one_month(np.diag(np.maximum(stay, 0.0)), book.write_off)
+    P[:, :A] = moved.T
+    P[:, A + 1] += written_off
     return absorbing_chain(P, labels=[f"age_{a}" for a in range(A)])

@@ -1,0 +1,170 @@
+"""``arsim run``, ``validate`` and ``plot``, and the summary a run prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .._format import fmt_money, fmt_pct, fmt_pm
+from ._common import (
+    EXIT_OK,
+    UserError,
+    add_scenario_args,
+    check_out_folder,
+    load_scenario_args,
+    message,
+    print_json,
+    progress_bar,
+    writing,
+)
+
+
+def _pct_se(p: float | None, se: float | None) -> str:
+    if p is None:
+        return "n/a (horizon too short)"
+    return f"{fmt_pct(p, width=6)} ± {fmt_pct(se or 0.0)}"
+
+
+def format_summary(s: dict[str, Any], out_dir: Path | None) -> str:
+    sc = s["scenario"]
+    H = s["horizon_months"]
+    unit = s["unit"] or "money units"
+    as_of = sc["scenario"]["as_of"]
+    floor = sc["cash"]["floor"]
+    q = s["runway_quantiles"]
+    qtxt = "  ".join(f"{k} {v if v is not None else f'>{H}'}" for k, v in q.items())
+    lines = [
+        f"{sc['scenario']['name']}" + (f"  (as of {as_of}, {unit})" if as_of else f"  ({unit})"),
+        f"{s['paths']:,} paths × {H} months, seed {s['seed']}, {s['wall_seconds']:.1f} s",
+        "",
+        f"Cash runway (first month with cash below the floor of {floor:,.0f}):",
+        f"  P(runway ≤ 12 months)   {_pct_se(s['p_runway_le_12'], s['p_runway_le_12_se'])}",
+        f"  P(runway ≤ 24 months)   {_pct_se(s['p_runway_le_24'], s['p_runway_le_24_se'])}",
+        f"  P(runway ≤ {H} months)   "
+        f"{_pct_se(s['p_runway_le_horizon'], s['p_runway_le_horizon_se'])}",
+        f"  runway percentiles, months: {qtxt}",
+        f"  minimum cash, 5th percentile: {fmt_money(s['min_cash_p5'])}; "
+        f"cash at month {H}, mean: {fmt_pm(s['cash_end_mean'], s['cash_end_mean_se'])}",
+        "",
+        f"Receivables over {H} months ({unit}):",
+        f"  collections, mean       {fmt_pm(s['collections_mean'], s['collections_mean_se'])}",
+        f"  credit loss, mean       {fmt_pm(s['credit_loss_mean'], s['credit_loss_mean_se'])}"
+        f"   p95 {fmt_money(s['credit_loss_p95'])}"
+        f"   p99 {fmt_money(s['credit_loss_p99'])}",
+        f"  opening allowance       {fmt_money(s['allowance_opening'])}"
+        f"  ({100 * s['allowance_opening'] / s['gross_opening']:.1f} % of gross "
+        f"{fmt_money(s['gross_opening'])})"
+        if s["gross_opening"]
+        else f"  opening allowance       {fmt_money(s['allowance_opening'])}",
+    ]
+    lines += implied_lines(s)
+    if out_dir is not None:
+        lines += ["", f"Results written to {out_dir}/"]
+    return "\n".join(lines)
+
+
+def implied_lines(s: dict[str, Any]) -> list[str]:
+    """Summary lines: implied lifetime loss of the opening book, coverage, weighted ECL."""
+    loss = s.get("implied_lifetime_loss")
+    if loss is None:
+        return []
+    runoff = s.get("implied_runoff")
+    how = "exact" if runoff is None else f"run-off of {runoff['paths']:,} paths"
+    lines = [
+        f"  implied lifetime loss   {fmt_pm(loss, s['implied_lifetime_loss_se'])}"
+        f"  (of the opening book, {how})"
+    ]
+    cov = s.get("allowance_coverage")
+    if cov is not None:
+        lines.append(
+            f"  allowance coverage      {100 * cov:.1f} % "
+            f"± {100 * s['allowance_coverage_se']:.1f} % of the implied lifetime loss"
+        )
+    if s.get("ecl_weighted") is not None:
+        parts = ", ".join(
+            f"{e['name']} {100 * e['weight']:g} %: {fmt_money(e['ecl'])}"
+            for e in s["ecl_scenarios"]
+        )
+        lines.append(
+            f"  weighted ECL            {fmt_pm(s['ecl_weighted'], s['ecl_weighted_se'])}"
+            f"  ({parts})"
+        )
+    return lines
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``arsim run``: simulate, write the results folder, print the summary."""
+    from ..api import simulate
+    from ..storage import default_out_dir, write_results
+
+    scenario, overrides = load_scenario_args(args)
+    if args.out is not None:
+        out = check_out_folder(Path(args.out), args.force)
+    else:
+        out = check_out_folder(default_out_dir(args.scenario), False)
+    with progress_bar(scenario.simulation.paths, "simulating") as bar:
+        result = simulate(scenario, workers=args.workers, progress=bar.update)
+    written = writing(
+        out,
+        lambda: write_results(
+            result, out, force=args.force, scenario_file=args.scenario, overrides=overrides
+        ),
+    )
+    summary = result.summary()
+    if args.json:
+        print_json(summary)
+        message(f"results written to {written}/")
+    else:
+        print(format_summary(summary, written))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``arsim validate``: OK, or the first problem (raised as a ``ScenarioError``)."""
+    scenario, _ = load_scenario_args(args)
+    sim = scenario.simulation
+    if args.json:
+        print_json({"ok": True, "scenario": scenario.model_dump(mode="json")})
+    else:
+        print(
+            f"OK: {args.scenario}: {scenario.scenario.name!r}, {scenario.n_buckets} buckets, "
+            f"{sim.horizon_months} months, {sim.paths:,} paths"
+        )
+    return EXIT_OK
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """``arsim plot``: re-draw the plots of a results folder."""
+    from ..storage import redraw_plots
+
+    try:
+        written = redraw_plots(args.results_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(f"{args.results_dir}: -: {exc}") from None
+    if args.json:
+        print(json.dumps({"plots": [str(p) for p in written]}))
+    else:
+        for p in written:
+            print(p)
+    return EXIT_OK
+
+
+def add_parsers(sub: Any) -> None:
+    """The ``run``, ``validate`` and ``plot`` subcommands."""
+    run = sub.add_parser("run", help="simulate a scenario and write a results folder")
+    add_scenario_args(run)
+    run.add_argument("--out", help="results folder (default results/<stem>/<timestamp>/)")
+    run.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    run.add_argument("--workers", type=int, help="threads (default: number of CPUs)")
+    run.set_defaults(func=cmd_run)
+
+    val = sub.add_parser("validate", help="check a scenario file")
+    add_scenario_args(val, simulation=False)
+    val.set_defaults(func=cmd_validate)
+
+    plot = sub.add_parser("plot", help="re-draw the plots of a results folder")
+    plot.add_argument("results_dir", help="a folder written by 'arsim run'")
+    plot.add_argument("--json", action="store_true", help="print the plot paths as JSON")
+    plot.set_defaults(func=cmd_plot)

@@ -1,0 +1,158 @@
+"""The report of a results folder written by ``arsim run``."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from .._format import finite, fmt_money, fmt_pct
+from ._html import (
+    ReportError,
+    _esc,
+    _figures,
+    _header,
+    _pm,
+    _read_csv,
+    _read_json,
+    _rows_table,
+    _scenario_section,
+    _table,
+)
+
+_PLOT_ORDER = ("runway", "cash_fan", "aging", "allowance")
+
+
+def _summary_rows(s: dict[str, Any]) -> list[list[str]]:
+    H = s.get("horizon_months")
+    rows: list[list[str]] = []
+    for key, text in (
+        ("p_runway_le_12", "P(runway ≤ 12 months)"),
+        ("p_runway_le_24", "P(runway ≤ 24 months)"),
+        ("p_runway_le_horizon", f"P(runway ≤ {H} months, the horizon)"),
+    ):
+        if s.get(key) is None:
+            rows.append([_esc(text), "n/a (horizon too short)", ""])
+            continue
+        row = [_esc(text), *_pm(s[key], s.get(f"{key}_se"), fmt_pct)]
+        if finite(s.get(f"{key}_bound95")):
+            row[1] += f" (95 % bound {_esc(fmt_pct(s[f'{key}_bound95']))})"
+        rows.append(row)
+    for q, v in (s.get("runway_quantiles") or {}).items():
+        shown = f"{v} months" if v is not None else f"> {H} months (censored)"
+        rows.append([_esc(f"runway, {q} percentile"), _esc(shown), ""])
+    money = (
+        ("credit_loss_mean", f"credit loss over {H} months, mean"),
+        ("credit_loss_p95", "credit loss, 95th percentile"),
+        ("credit_loss_p99", "credit loss, 99th percentile"),
+        ("collections_mean", f"collections over {H} months, mean"),
+        ("cash_end_mean", f"cash at month {H}, mean"),
+        ("min_cash_mean", "minimum cash, mean"),
+        ("min_cash_p5", "minimum cash, 5th percentile"),
+        ("provision_charge_mean", "provision charge, mean"),
+        ("gross_opening", "opening gross receivables"),
+        ("allowance_opening", "opening loss allowance"),
+        ("implied_lifetime_loss", "implied lifetime loss of the opening book"),
+        ("ecl_weighted", "probability-weighted ECL"),
+    )
+    for key, text in money:
+        if key in s and s[key] is not None:
+            rows.append([_esc(text), *_pm(s[key], s.get(f"{key}_se"), fmt_money)])
+    if finite(s.get("allowance_coverage")):
+        rows.append(
+            [
+                "allowance coverage (opening allowance / implied lifetime loss)",
+                *_pm(s["allowance_coverage"], s.get("allowance_coverage_se"), fmt_pct),
+            ]
+        )
+    return rows
+
+
+def _lead(s: dict[str, Any], unit: str) -> str:
+    """What the numbers say, in two or three sentences."""
+    parts = []
+    if s.get("p_runway_le_12") is not None:
+        parts.append(
+            f"The probability that cash falls below the floor within 12 months is "
+            f"{fmt_pct(s['p_runway_le_12'])} ± {fmt_pct(s.get('p_runway_le_12_se'))} "
+            f"(one standard error)"
+        )
+    p50 = (s.get("runway_quantiles") or {}).get("p50")
+    H = s.get("horizon_months")
+    if "runway_quantiles" in s:
+        parts.append(
+            f"the median runway is {p50} months"
+            if p50 is not None
+            else f"on most paths cash lasts beyond the {H}-month horizon"
+        )
+    text = "; ".join(parts) + "." if parts else ""
+    if finite(s.get("credit_loss_mean")):
+        text += (
+            f" The book loses {fmt_money(s['credit_loss_mean'])} {unit} on average over "
+            f"{H} months (99th percentile {fmt_money(s.get('credit_loss_p99'))})."
+        )
+    if finite(s.get("allowance_coverage")):
+        cov = s["allowance_coverage"]
+        verdict = "covers" if cov >= 1 else "does not cover"
+        text += (
+            f" The opening allowance of {fmt_money(s.get('allowance_opening'))} {verdict} the "
+            f"implied lifetime loss of {fmt_money(s.get('implied_lifetime_loss'))} "
+            f"(coverage {fmt_pct(cov, 1)})."
+        )
+    return f'<p class="lead">{_esc(text.strip())}</p>' if text.strip() else ""
+
+
+def _run_facts(manifest: dict[str, Any], s: dict[str, Any]) -> str:
+    facts = [
+        ("paths", f"{s.get('paths', manifest.get('paths', 'n/a')):,}"),
+        ("horizon", f"{s.get('horizon_months', manifest.get('horizon_months'))} months"),
+        ("seed", s.get("seed", manifest.get("seed"))),
+        ("engine version", s.get("engine_version", manifest.get("engine_version"))),
+        ("created", manifest.get("created", "n/a")),
+        ("scenario file", manifest.get("scenario_file") or "n/a"),
+        ("overrides (--set)", json.dumps(manifest.get("overrides") or {})),
+    ]
+    return _rows_table(["run", ""], [[_esc(k), _esc(v)] for k, v in facts])
+
+
+def _results_body(folder: Path) -> tuple[str, str]:
+    manifest = _read_json(folder / "manifest.json", folder)
+    s = _read_json(folder / "summary.json", folder)
+    if not isinstance(s, dict):
+        raise ReportError(folder, "summary.json", "is not a JSON object")
+    sc = s.get("scenario")
+    if not isinstance(sc, dict) and (folder / "scenario.toml").is_file():
+        sc = tomllib.loads((folder / "scenario.toml").read_text(encoding="utf-8"))
+    unit = s.get("unit") or "money units"
+    name = ((sc or {}).get("scenario") or {}).get("name") or "Unnamed scenario"
+    parts = [
+        _header(sc, "Simulation results"),
+        _lead(s, unit),
+        "<h2>Summary</h2>",
+        f"<p>Estimates over {s.get('paths', 0):,} Monte Carlo paths, with their standard errors "
+        f"(SE). Amounts in {_esc(unit)}.</p>",
+        _rows_table(["metric", "estimate", "± SE"], _summary_rows(s)),
+        _run_facts(manifest if isinstance(manifest, dict) else {}, s),
+        "<h2>Plots</h2>",
+        _figures(folder, _PLOT_ORDER),
+        "<h2>Provisions</h2>",
+    ]
+    tables = (
+        (
+            "provision_matrix.csv",
+            "Provision matrix of the opening book: disclosed against implied rates",
+        ),
+        ("provisioning.csv", "Allowance roll-forward by year of the horizon (means; p5/p95)"),
+        ("ecl_scenarios.csv", "Expected credit loss by scenario and probability-weighted"),
+    )
+    found = False
+    for file, title in tables:
+        df = _read_csv(folder / file)
+        if df is not None:
+            found = True
+            parts.append(f"<h3>{_esc(title)} <small>({_esc(file)})</small></h3>{_table(df)}")
+    if not found:
+        parts.append("<p>No provision tables in this folder.</p>")
+    parts.append(_scenario_section(sc))
+    return name, "".join(parts)

@@ -1,0 +1,34 @@
+"""Scenario files: the TOML format of a receivables book, validated into pydantic models.
+
+A scenario is loaded with :func:`load_scenario` (or built from a mapping with
+:func:`scenario_from_dict`) and changed with :func:`with_overrides`. Every problem is reported as
+one :class:`ScenarioError` whose text is ``FILE: FIELD: reason``. When a file has several problems
+the first one in this order is reported: unknown keys, missing required keys, wrong types,
+out-of-range values, rules that involve several fields. :func:`update_scenario_text` writes
+changes back into a user's file, keeping its comments.
+"""
+
+from ._errors import ScenarioError
+from ._files import MAX_FILE_BYTES, load_scenario, read_text_file
+from ._models import MONEY_LIMIT, Scenario, default_labels
+from ._paths import apply_overrides, check_field_path, parse_field_path
+from ._text import scenario_hash, scenario_toml, update_scenario_text
+from ._validate import scenario_from_dict, with_overrides
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MONEY_LIMIT",
+    "Scenario",
+    "ScenarioError",
+    "apply_overrides",
+    "check_field_path",
+    "default_labels",
+    "load_scenario",
+    "parse_field_path",
+    "read_text_file",
+    "scenario_from_dict",
+    "scenario_hash",
+    "scenario_toml",
+    "update_scenario_text",
+    "with_overrides",
+]

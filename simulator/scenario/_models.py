@@ -1,0 +1,221 @@
+"""The scenario file's tables as pydantic models (DESIGN 3.1), with the single-field rules of 3.2.
+
+Types are strict: a boolean or a string is never a number (an integer is accepted where a float
+is expected).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic_core import PydanticCustomError
+
+__all__ = ["MONEY_LIMIT", "Scenario", "default_labels"]
+
+MONEY_LIMIT = 1e12
+
+# Strict scalar types: a boolean or a string is never a number; an integer is accepted as a float.
+Num = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+Rate = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]
+
+
+Money = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-MONEY_LIMIT, le=MONEY_LIMIT)]
+
+
+NonNegMoney = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=MONEY_LIMIT)]
+
+
+Growth = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=-1.0, le=10.0)]
+
+
+Seasonality = Annotated[
+    list[Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1e6)]],
+    Field(min_length=12, max_length=12),
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ScenarioMeta(_Section):
+    """``[scenario]``: what the scenario is and where its numbers come from."""
+
+    name: str = "Unnamed scenario"
+    currency: str = ""
+    unit: str = ""
+    as_of: dt.date | None = None
+    description: str = ""
+    sources: list[str] = []
+
+
+class Buckets(_Section):
+    """``[buckets]``: the aging grid, the opening book and the disclosed provision matrix."""
+
+    edges_months: list[Annotated[int, Field(strict=True)]]
+    labels: list[str] | None = None
+    gross: list[Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=MONEY_LIMIT)]]
+    provision_rates: list[Rate]
+
+    @field_validator("edges_months")
+    @classmethod
+    def _edges_rule(cls, edges: list[int]) -> list[int]:
+        if not edges:
+            raise PydanticCustomError("rule", "must list at least one edge (0)")
+        if edges[0] != 0:
+            raise PydanticCustomError(
+                "rule", "the first edge must be 0, got {got}", {"got": edges[0]}
+            )
+        for i in range(1, len(edges)):
+            if edges[i] <= edges[i - 1]:
+                raise PydanticCustomError(
+                    "rule",
+                    "edges must increase strictly, got {a} after {b}",
+                    {"a": edges[i], "b": edges[i - 1]},
+                )
+        if edges[-1] > 600:
+            raise PydanticCustomError(
+                "rule", "the last edge must be ≤ 600, got {got}", {"got": edges[-1]}
+            )
+        return edges
+
+
+class Collections(_Section):
+    """``[collections]``: average monthly collection rates ``c_b`` and how they move."""
+
+    monthly_rate: list[Rate]
+    multiplier: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=100.0)] = 1.0
+    factor_loading: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=10.0)] = 0.0
+    seasonality: Seasonality | None = None
+
+
+class Defaults(_Section):
+    """``[defaults]``: average monthly default rates ``p_b``, correlation, write-off age."""
+
+    monthly_rate: list[Rate]
+    correlation: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, lt=1.0)] = 0.0
+    write_off_after_months: Annotated[int, Field(strict=True, le=1200)] | None = None
+
+
+class Factor(_Section):
+    """``[factor]``: the common economic factor (AR(1) persistence ``phi``)."""
+
+    persistence: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)] = 0.0
+
+
+class Revenue(_Section):
+    """``[revenue]``: monthly revenue, its growth, volatility and the share billed on credit."""
+
+    monthly: NonNegMoney = 0.0
+    annual_growth: Growth = 0.0
+    volatility: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=2.0)] = 0.0
+    factor_correlation: Annotated[
+        float, Field(strict=True, allow_inf_nan=False, ge=-1.0, le=1.0)
+    ] = 0.0
+    credit_share: Rate = 1.0
+    seasonality: Seasonality | None = None
+
+
+class Cash(_Section):
+    """``[cash]``: opening cash, outflows, the floor that defines the runway."""
+
+    opening: Money
+    monthly_fixed_outflow: NonNegMoney = 0.0
+    fixed_outflow_growth: Growth = 0.0
+    variable_cost_ratio: Annotated[
+        float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=10.0)
+    ] = 0.0
+    floor: Money = 0.0
+    other_monthly_inflow: Money = 0.0
+
+
+class Simulation(_Section):
+    """``[simulation]``: Monte Carlo size, horizon and seed."""
+
+    paths: Annotated[int, Field(strict=True, ge=1, le=100_000_000)] = 100_000
+    horizon_months: Annotated[int, Field(strict=True, ge=1, le=1200)] = 60
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)] = 0
+    trajectory_paths: Annotated[int, Field(strict=True, ge=0, le=1_000_000)] = 10_000
+    runoff_paths: Annotated[int, Field(strict=True, ge=1, le=10_000_000)] = 10_000
+
+
+class EclScenario(_Section):
+    """One ``[[ecl_scenarios]]`` entry: a named, weighted set of overrides."""
+
+    name: str
+    weight: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=1.0)]
+    overrides: dict[str, Any] = {}
+
+
+class Scenario(_Section):
+    """A validated scenario file (DESIGN 3.1).
+
+    Build one with :func:`load_scenario` or :func:`scenario_from_dict`; change one with
+    :func:`with_overrides`. Instances are immutable.
+    """
+
+    scenario: ScenarioMeta = ScenarioMeta()
+    buckets: Buckets
+    collections: Collections
+    defaults: Defaults
+    factor: Factor = Factor()
+    revenue: Revenue = Revenue()
+    cash: Cash
+    simulation: Simulation = Simulation()
+    sweep: dict[str, Any] | None = None
+    ecl_scenarios: list[EclScenario] | None = None
+
+    _source: str = PrivateAttr(default="<scenario>")
+
+    @property
+    def source(self) -> str:
+        """The file this scenario was read from (``<scenario>`` if built in memory)."""
+        return self._source
+
+    @property
+    def labels(self) -> list[str]:
+        """Bucket labels: as given, or made from the edges (``0-6m``, ``6m-1y``, …, ``4y+``)."""
+        if self.buckets.labels is not None:
+            return list(self.buckets.labels)
+        return default_labels(self.buckets.edges_months)
+
+    @property
+    def n_buckets(self) -> int:
+        """Number of aging buckets ``K``."""
+        return len(self.buckets.edges_months)
+
+    @property
+    def money_unit(self) -> str:
+        """The unit of money, e.g. ``CNY million`` (empty if the file does not say)."""
+        return " ".join(p for p in (self.scenario.currency, self.scenario.unit) if p)
+
+
+def _months_text(m: int) -> str:
+    if m == 0:
+        return "0"
+    if m % 12 == 0:
+        return f"{m // 12}y"
+    if m > 12:
+        return f"{m // 12}y{m % 12}m"
+    return f"{m}m"
+
+
+def default_labels(edges: list[int]) -> list[str]:
+    """Bucket labels made from the lower edges in months, e.g. ``['0-6m', '6m-1y', '1y+']``."""
+    labels = []
+    for i, lo in enumerate(edges):
+        if i + 1 < len(edges):
+            hi = edges[i + 1]
+            lo_txt = _months_text(lo)
+            hi_txt = _months_text(hi)
+            if lo == 0 and hi_txt.endswith("m") and "y" not in hi_txt:
+                labels.append(f"0-{hi_txt}")
+            else:
+                labels.append(f"{lo_txt}-{hi_txt}")
+        else:
+            labels.append(f"{_months_text(lo)}+")
+    return labels

@@ -1,0 +1,143 @@
+"""Validating a mapping into a :class:`Scenario`: the models' rules, then the rules that involve
+several fields (DESIGN 3.2); and overrides, validated like a file."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import ValidationError
+
+from ._errors import ScenarioError, _first_error
+from ._models import Scenario
+from ._paths import apply_overrides, check_field_path
+
+__all__ = ["scenario_from_dict", "with_overrides"]
+
+
+def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
+    """Return a new scenario with some fields replaced, validated like a file.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario to start from; it is not modified.
+    overrides : dict
+        Maps a field path to its new value, e.g. ``{"collections.multiplier": 0.8,
+        "collections.monthly_rate[2]": 0.03}``.
+
+    Returns
+    -------
+    Scenario
+        The changed scenario.
+
+    Raises
+    ------
+    ScenarioError
+        If a path names no field, an index is out of range, or the result is invalid.
+    """
+    raw = apply_overrides(scenario.model_dump(mode="python"), overrides, scenario.source)
+    return scenario_from_dict(raw, source=scenario.source)
+
+
+def _cross_field_checks(sc: Scenario, file: str) -> None:
+    b = sc.buckets
+    edges = b.edges_months
+    k = len(edges)
+    per_bucket = {
+        "buckets.gross": b.gross,
+        "buckets.provision_rates": b.provision_rates,
+        "buckets.labels": b.labels,
+        "collections.monthly_rate": sc.collections.monthly_rate,
+        "defaults.monthly_rate": sc.defaults.monthly_rate,
+    }
+    for name, values in per_bucket.items():
+        if values is not None and len(values) != k:
+            raise ScenarioError(
+                file, name, f"must have one value per bucket ({k}), got {len(values)}"
+            )
+    if b.labels is not None and len(set(b.labels)) != k:
+        raise ScenarioError(file, "buckets.labels", "labels must be different from each other")
+    w = sc.defaults.write_off_after_months
+    if w is not None and w <= edges[-1]:
+        raise ScenarioError(
+            file,
+            "defaults.write_off_after_months",
+            f"must be greater than the last bucket edge ({edges[-1]}), got {w}",
+        )
+    for name, seas in (
+        ("collections.seasonality", sc.collections.seasonality),
+        ("revenue.seasonality", sc.revenue.seasonality),
+    ):
+        if seas is not None and sc.scenario.as_of is None:
+            raise ScenarioError(
+                file, name, "a seasonality needs scenario.as_of to know the calendar month"
+            )
+    if sc.sweep is not None:
+        for key, spec in sc.sweep.items():
+            try:
+                check_field_path(key, file)
+            except ScenarioError as exc:
+                raise ScenarioError(file, f"sweep.{key}", exc.reason) from None
+            ok = isinstance(spec, str) or (
+                isinstance(spec, list)
+                and spec
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in spec)
+            )
+            if not ok:
+                raise ScenarioError(
+                    file, f"sweep.{key}", "expected 'start:stop:num', 'a,b,c' or a list of numbers"
+                )
+    if sc.ecl_scenarios is not None:
+        _check_ecl(sc, file)
+
+
+def _check_ecl(sc: Scenario, file: str) -> None:
+    assert sc.ecl_scenarios is not None
+    names = [e.name for e in sc.ecl_scenarios]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            raise ScenarioError(file, f"ecl_scenarios[{i}].name", f"duplicate name {name!r}")
+    total = math.fsum(e.weight for e in sc.ecl_scenarios)
+    if abs(total - 1.0) > 1e-9:
+        raise ScenarioError(file, "ecl_scenarios", f"weights must sum to 1, got {total:.12g}")
+    base = sc.model_copy(update={"ecl_scenarios": None, "sweep": None})
+    base._source = file
+    for i, e in enumerate(sc.ecl_scenarios):
+        for key in e.overrides:
+            try:
+                check_field_path(key, file)
+            except ScenarioError as exc:
+                raise ScenarioError(
+                    file, f"ecl_scenarios[{i}].overrides.{key}", exc.reason
+                ) from None
+        try:
+            with_overrides(base, e.overrides)
+        except ScenarioError as exc:
+            raise ScenarioError(
+                file, f"ecl_scenarios[{i}].overrides.{exc.field}", exc.reason
+            ) from None
+
+
+def scenario_from_dict(data: dict[str, Any], *, source: str = "<scenario>") -> Scenario:
+    """Validate a mapping shaped like the TOML file into a :class:`Scenario`.
+
+    Parameters
+    ----------
+    data : dict
+        The parsed TOML document.
+    source : str, optional
+        Name used in error messages.
+
+    Raises
+    ------
+    ScenarioError
+        The first problem found, in the order described in the module docstring.
+    """
+    try:
+        sc = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise _first_error(exc, source) from None
+    _cross_field_checks(sc, source)
+    sc._source = source
+    return sc

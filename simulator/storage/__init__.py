@@ -1,0 +1,32 @@
+"""Files and folders: results folders of ``arsim run``, sweep folders, atomic writes.
+
+Everything here appears complete or not at all (a temporary file or folder renamed into place),
+and every folder carries a manifest with the SHA-256 of each of its files.
+"""
+
+from ._atomic import write_text_atomic
+from ._figures import PLOT_DPI, save_figure
+from ._results import (
+    FORMAT,
+    default_out_dir,
+    load_results,
+    redraw_plots,
+    scenario_hash,
+    write_results,
+)
+from ._sweep import SWEEP_FORMAT, SweepFolder, SweepFolderError
+
+__all__ = [
+    "FORMAT",
+    "PLOT_DPI",
+    "SWEEP_FORMAT",
+    "SweepFolder",
+    "SweepFolderError",
+    "default_out_dir",
+    "load_results",
+    "redraw_plots",
+    "save_figure",
+    "scenario_hash",
+    "write_results",
+    "write_text_atomic",
+]

@@ -1,0 +1,222 @@
+"""Results folders of ``arsim run``: written atomically (complete or not at all), with a manifest.
+
+A results folder holds ``summary.json``, ``paths.parquet`` (one row per path), ``monthly.csv``
+(one row per month), ``provisioning.csv`` (the allowance roll-forward by year),
+``provision_matrix.csv`` (disclosed and implied rates of the opening book), ``ecl_scenarios.csv``
+(when the scenario declares ECL scenarios), ``scenario.toml`` (the scenario that ran, overrides
+applied), ``plots/*.png`` and ``manifest.json`` (versions, hashes of the scenario and of every
+file). It is written to a hidden temporary folder beside the target and renamed into place at the
+end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..plots import make_figures
+from ..provisioning import analyse, result_tables
+from ..results import SimulationResult
+from ..scenario import scenario_from_dict, scenario_hash, scenario_toml
+from ._atomic import atomic_write, clean_stale_temps, publish_folder, temp_name
+from ._figures import save_figure
+from ._manifest import file_table, host, versions
+
+__all__ = [
+    "FORMAT",
+    "default_out_dir",
+    "load_results",
+    "redraw_plots",
+    "scenario_hash",
+    "write_results",
+]
+
+FORMAT = "arsim-results/1"
+
+
+def default_out_dir(scenario_file: str | Path, root: str | Path = "results") -> Path:
+    """``results/<scenario file stem>/<YYYYmmdd-HHMMSS>/``, made unique with a suffix if needed."""
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(scenario_file).stem).lstrip(".")[:100]
+    stem = stem or "scenario"  # at most 100 characters: room for the temporary folder names
+    base = Path(root) / stem / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out, i = base, 1
+    while out.exists():
+        out = base.with_name(f"{base.name}-{i}")
+        i += 1
+    return out
+
+
+def _save_plots(result: SimulationResult, folder: Path) -> None:
+    folder.mkdir(exist_ok=True)
+    for name, fig in make_figures(result).items():
+        save_figure(fig, folder / f"{name}.png")
+
+
+def write_results(
+    result: SimulationResult,
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    scenario_file: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Path:
+    """Write a results folder atomically.
+
+    Parameters
+    ----------
+    result : SimulationResult
+    out_dir : str or Path
+        The folder to create.
+    force : bool, optional
+        Replace an existing folder (only once the new one is complete).
+    scenario_file : str, optional
+        The file the scenario came from, recorded in the manifest.
+    overrides : dict, optional
+        ``--set`` overrides, recorded in the manifest.
+
+    Returns
+    -------
+    Path
+        The folder written.
+
+    Raises
+    ------
+    FileExistsError
+        If ``out_dir`` exists and ``force`` is false.
+    """
+    out = Path(out_dir)
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists; use --force to replace it")
+    parent = out.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(parent)
+    tmp = temp_name(out)
+    tmp.mkdir()
+    try:
+        summary = result.summary()
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        result.paths.to_parquet(tmp / "paths.parquet", index=True)
+        result.monthly.to_csv(tmp / "monthly.csv", index=False, float_format="%.10g")
+        for name, table in result_tables(result).items():  # provisioning tables
+            table.to_csv(tmp / name, index=False, float_format="%.10g")
+        (tmp / "scenario.toml").write_text(scenario_toml(result.scenario))
+        _save_plots(result, tmp / "plots")
+        manifest = {
+            "format": FORMAT,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "scenario_name": result.scenario.scenario.name,
+            "scenario_file": scenario_file,
+            "scenario_sha256": scenario_hash(result.scenario),
+            "overrides": overrides or {},
+            "seed": result.seed,
+            "paths": result.n_paths,
+            "horizon_months": result.horizon,
+            "engine_version": result.engine_version,
+            "wall_seconds": result.wall_seconds,
+            "versions": versions(),
+            "host": host(),
+            "files": file_table(tmp),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        publish_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def load_results(folder: str | Path) -> SimulationResult:
+    """Read a results folder back (without the trajectory sample).
+
+    Parameters
+    ----------
+    folder : str or Path
+
+    Returns
+    -------
+    SimulationResult
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder or one of its files is missing.
+    ValueError
+        If it is not a complete arsim results folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError("no such results folder")
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        raise ValueError("not a complete arsim results folder (no manifest.json)")
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"unknown results format {manifest.get('format')!r}")
+    for name in ("scenario.toml", "paths.parquet", "monthly.csv"):
+        if not (folder / name).is_file():
+            raise ValueError(f"incomplete results folder: {name} is missing")
+    scenario_path = folder / "scenario.toml"
+    scenario = scenario_from_dict(
+        tomllib.loads(scenario_path.read_text()), source=str(scenario_path)
+    )
+    paths = pd.read_parquet(folder / "paths.parquet")
+    horizon = scenario.simulation.horizon_months
+    runway = paths["runway_months"].fillna(horizon + 1).to_numpy(dtype=np.int16)
+    per_path = {
+        "runway": runway,
+        "min_cash": paths["min_cash"].to_numpy(),
+        "cash_end": paths["cash_end"].to_numpy(),
+        "collections": paths["collections"].to_numpy(),
+        "credit_loss": paths["credit_loss"].to_numpy(),
+        "charge": paths["provision_charge"].to_numpy(),
+    }
+    monthly = pd.read_csv(folder / "monthly.csv")
+    return SimulationResult(
+        scenario=scenario,
+        per_path=per_path,
+        monthly=monthly,
+        trajectory=None,
+        engine_version=str(manifest.get("engine_version")),
+        wall_seconds=float(manifest.get("wall_seconds") or float("nan")),
+        analytics_source=analyse,
+    )
+
+
+def redraw_plots(folder: str | Path) -> list[Path]:
+    """Re-draw the plots of a results folder from its saved tables; update the manifest.
+
+    Returns
+    -------
+    list of Path
+        The plot files written.
+    """
+    folder = Path(folder)
+    result = load_results(folder)
+    tmp = temp_name(folder / "plots")
+    try:
+        _save_plots(result, tmp)
+        plots = folder / "plots"
+        plots.mkdir(exist_ok=True)
+        written = []
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, plots / f.name)
+            written.append(plots / f.name)
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(tmp)
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"] = file_table(folder)
+    text = json.dumps(manifest, indent=2, default=str) + "\n"
+    atomic_write(manifest_path, lambda p: p.write_text(text))
+    return written

@@ -1,0 +1,190 @@
+"""Executors: processes on this machine, a local Dask cluster or an existing one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
+from typing import Any
+
+
+class SchedulerError(ValueError):
+    """A ``--scheduler`` that is malformed, unavailable or cannot be reached."""
+
+
+def check_scheduler(scheduler: str) -> str:
+    """Check the syntax of a scheduler: ``local``, ``local-dask`` or ``tcp://HOST:PORT``.
+
+    Raises
+    ------
+    SchedulerError
+    """
+    if scheduler in ("local", "local-dask"):
+        return scheduler
+    if scheduler.startswith("tcp://"):
+        host, sep, port = scheduler[len("tcp://") :].rpartition(":")
+        if sep and host and port.isdigit() and 0 < int(port) < 65536:
+            return scheduler
+    raise SchedulerError(f"expected local, local-dask or tcp://HOST:PORT, got {scheduler!r}")
+
+
+class _SerialExecutor(Executor):
+    """Runs each task in this process as it is submitted (``--workers 1``)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            fut.set_exception(exc)
+        return fut
+
+
+def _ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C is handled by the parent, which stops the sweep."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class LocalPool(Executor):
+    """Worker processes on this machine that can be replaced when one of them dies.
+
+    A ``concurrent.futures.ProcessPoolExecutor`` (workers forked from a server that has imported
+    the engine once; Ctrl-C is left to the parent) whose :meth:`renew` replaces a pool broken by
+    a killed worker, so that a sweep can go on.
+
+    Parameters
+    ----------
+    workers : int
+        Number of worker processes.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool = self._new()
+
+    def _new(self) -> Executor:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if ctx.get_start_method() == "forkserver":
+            ctx.set_forkserver_preload(["simulator.sweep"])
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=ctx, initializer=_ignore_sigint
+        )
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the current workers (those started so far)."""
+        return list((getattr(self._pool, "_processes", None) or {}).keys())
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """Submit a task to the current pool."""
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def _stop(self) -> None:
+        # stop at once: the workers would otherwise finish the tasks already handed to them
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            with contextlib.suppress(Exception):
+                proc.terminate()
+
+    def renew(self) -> None:
+        """Replace the pool (after a worker died) with a fresh one."""
+        self._stop()
+        self._pool = self._new()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Wait for the tasks and stop the workers, or (``cancel_futures``) stop them at once."""
+        if cancel_futures:
+            self._stop()
+        else:
+            self._pool.shutdown(wait=wait)
+
+
+def _import_dask() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise SchedulerError(
+            "needs dask.distributed; install it with: pip install 'arsim[distributed]'"
+        ) from None
+    return distributed
+
+
+@contextlib.contextmanager
+def open_executor(
+    scheduler: str = "local", workers: int | None = None
+) -> Iterator[tuple[Executor, int]]:
+    """An executor for the tasks of a sweep, closed (and its cluster stopped) on exit.
+
+    Parameters
+    ----------
+    scheduler : str
+        ``local``: processes on this machine (``concurrent.futures.ProcessPoolExecutor``; with
+        one worker, this process). ``local-dask``: a Dask ``LocalCluster`` of single-threaded
+        worker processes on the loopback interface, started here and closed on exit.
+        ``tcp://HOST:PORT``: an existing Dask cluster (its workers must have arsim installed);
+        only the client is closed on exit.
+    workers : int, optional
+        Worker processes for ``local`` and ``local-dask`` (default: the number of CPUs); ignored
+        for an existing cluster.
+
+    Yields
+    ------
+    (Executor, int)
+        The executor and how many tasks it runs at once.
+
+    Raises
+    ------
+    SchedulerError
+        If the scheduler is malformed, Dask is not installed, or the cluster cannot be reached.
+    """
+    check_scheduler(scheduler)
+    n = max(1, int(workers or os.cpu_count() or 1))
+    if scheduler == "local":
+        if n == 1:
+            yield _SerialExecutor(), 1
+            return
+        pool = LocalPool(n)
+        ok = False
+        try:
+            yield pool, n
+            ok = True
+        finally:
+            pool.shutdown(wait=ok, cancel_futures=not ok)
+        return
+    distributed = _import_dask()
+    import logging
+
+    cluster = None
+    try:
+        if scheduler == "local-dask":
+            cluster = distributed.LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                # no dashboard; the scheduler's HTTP endpoint on a free loopback port
+                dashboard_address=None,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.ERROR,
+            )
+            client = distributed.Client(cluster)
+        else:
+            client = distributed.Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise SchedulerError(f"cannot reach the Dask scheduler: {exc}") from None
+    try:
+        slots = sum(client.nthreads().values()) or 1
+        yield client.get_executor(pure=False), slots
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
