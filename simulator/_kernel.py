@@ -24,6 +24,21 @@ import numpy as np
 from numba.core import types
 from numba.extending import intrinsic
 
+# numba freezes these module constants into the compiled (and cached) kernel: a change to
+# MONTHLY_VARS needs a change here anyway, which invalidates the cache
+from .params import (
+    GROSS_ROW,
+    ROW_ALLOWANCE,
+    ROW_CASH,
+    ROW_CHARGE,
+    ROW_COLLECTIONS,
+    ROW_CREDIT_LOSS,
+    ROW_DEFAULTS,
+    ROW_GROSS,
+    ROW_REVENUE,
+    ROW_WRITE_OFFS,
+)
+
 __all__ = ["TILE", "ndtr", "run_chunk"]
 
 #: Paths per tile (a multiple of the SIMD width; a tile's state stays in cache over a chunk).
@@ -140,14 +155,41 @@ def ndtr(x, out):
         out[i] = _ndtr(x[i])
 
 
-@nb.njit(nogil=True, cache=True, error_model="numpy", fastmath={"reassoc", "nsz"})
+#: Partial sums per variable in :func:`_moments` (their order of addition is fixed).
+_LANES = 4
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
 def _moments(vals, shift, s1, s2, m):
-    """Add ``sum(x - shift)`` and ``sum((x - shift)**2)`` over ``m`` paths, per variable."""
+    """Add ``sum(x - shift)`` and ``sum((x - shift)**2)`` over ``m`` paths, per variable.
+
+    Path ``p`` goes to partial sum ``p mod 4``, and the partial sums are added as
+    ``((a0 + a1) + (a2 + a3)) + rest``: every addition is spelled out, so the compiler has no
+    freedom to reorder them (no ``fastmath``) and the sums are the same bit for bit whether the
+    kernel was just compiled or loaded from numba's cache (with ``fastmath={"reassoc"}`` they
+    were not). The four independent sums still vectorise.
+    """
+    full = m - m % _LANES
     for v in range(vals.shape[0]):
-        a = 0.0
-        b = 0.0
         sh = shift[v]
-        for p in range(m):
+        a0 = a1 = a2 = a3 = 0.0
+        b0 = b1 = b2 = b3 = 0.0
+        for p in range(0, full, _LANES):
+            x0 = vals[v, p] - sh
+            x1 = vals[v, p + 1] - sh
+            x2 = vals[v, p + 2] - sh
+            x3 = vals[v, p + 3] - sh
+            a0 += x0
+            a1 += x1
+            a2 += x2
+            a3 += x3
+            b0 += x0 * x0
+            b1 += x1 * x1
+            b2 += x2 * x2
+            b3 += x3 * x3
+        a = (a0 + a1) + (a2 + a3)
+        b = (b0 + b1) + (b2 + b3)
+        for p in range(full, m):
             x = vals[v, p] - sh
             a += x
             b += x * x
@@ -231,8 +273,7 @@ def run_chunk(
     f = np.empty((K, T))
     zt = np.empty(T)
     vals = np.empty((V, T))  # this month's monthly values of the tile's paths
-    # rows of vals (the order of MONTHLY_VARS, then gross by bucket)
-    cash_v, gross_v, allow_v, coll_v, loss_v, dflt_v, wo_v, charge_v, rev_v = range(9)
+    # rows of vals: the monthly variables (params.ROW_*), then gross by bucket from GROSS_ROW
     # Each loop below reads and writes few arrays, so that LLVM can vectorise it.
     for p0 in range(0, n, T):
         m = min(T, n - p0)
@@ -241,7 +282,7 @@ def run_chunk(
                 W[M + a, p] = S[a, p0 + p]
         for b in range(K):
             for p in range(m):
-                vals[9 + b, p] = G[b, p0 + p]
+                vals[GROSS_ROW + b, p] = G[b, p0 + p]
         for p in range(m):
             zt[p] = z[p0 + p]
         for j in range(M):
@@ -278,7 +319,7 @@ def run_chunk(
                 fb = f[b]
                 for p in range(m):
                     fb[p] = max(1.0 - hb[p] - db[p], 0.0)
-            rev = vals[rev_v]
+            rev = vals[ROW_REVENUE]
             rb = rev_base[t - 1]
             if volatility == 0.0:
                 for p in range(m):
@@ -289,20 +330,20 @@ def run_chunk(
                     eta = -kappa * zj[p] + sig_rev * xij[p]
                     rev[p] = rb * _exp(volatility * eta - half_v2)
             # flows on the book at the start of the month
-            coll = vals[coll_v]
-            dflt = vals[dflt_v]
+            coll = vals[ROW_COLLECTIONS]
+            dflt = vals[ROW_DEFAULTS]
             for p in range(m):
                 coll[p] = 0.0
             for p in range(m):
                 dflt[p] = 0.0
             for b in range(K):
                 hb = h[b]
-                gb = vals[9 + b]
+                gb = vals[GROSS_ROW + b]
                 for p in range(m):
                     coll[p] += hb[p] * gb[p]
             for b in range(K):
                 db = d[b]
-                gb = vals[9 + b]
+                gb = vals[GROSS_ROW + b]
                 for p in range(m):
                     dflt[p] += db[p] * gb[p]
             if trace:
@@ -310,8 +351,8 @@ def run_chunk(
                     for p in range(m):
                         tr_h[b, t - 1, p0 + p] = h[b, p]
                         tr_d[b, t - 1, p0 + p] = d[b, p]
-                        tr_coll[b, t - 1, p0 + p] = h[b, p] * vals[9 + b, p]
-                        tr_def[b, t - 1, p0 + p] = d[b, p] * vals[9 + b, p]
+                        tr_coll[b, t - 1, p0 + p] = h[b, p] * vals[GROSS_ROW + b, p]
+                        tr_def[b, t - 1, p0 + p] = d[b, p] * vals[GROSS_ROW + b, p]
             # survival and ageing (2.4): age a keeps its row, the window moves down by one
             for b in range(K):
                 fb = f[b]
@@ -327,7 +368,7 @@ def run_chunk(
             w0 = W[nb0]
             for p in range(m):
                 w0[p] = credit_share * rev[p]
-            wo = vals[wo_v]
+            wo = vals[ROW_WRITE_OFFS]
             last = W[nb0 + A]  # what ageing moved beyond the last age
             if write_off:
                 for p in range(m):
@@ -340,7 +381,7 @@ def run_chunk(
                     wl[p] += last[p]
             # gross by bucket, allowance, charge, cash
             for b in range(K):
-                gb = vals[9 + b]
+                gb = vals[GROSS_ROW + b]
                 wr = W[nb0 + lo_b[b]]
                 for p in range(m):
                     gb[p] = wr[p]
@@ -348,25 +389,25 @@ def run_chunk(
                     wr = W[nb0 + a]
                     for p in range(m):
                         gb[p] += wr[p]
-            gross = vals[gross_v]
-            allow = vals[allow_v]
-            g0 = vals[9]
+            gross = vals[ROW_GROSS]
+            allow = vals[ROW_ALLOWANCE]
+            g0 = vals[GROSS_ROW]
             r0 = r[0]
             for p in range(m):
                 gross[p] = g0[p]
             for p in range(m):
                 allow[p] = r0 * g0[p]
             for b in range(1, K):
-                gb = vals[9 + b]
+                gb = vals[GROSS_ROW + b]
                 rb = r[b]
                 for p in range(m):
                     gross[p] += gb[p]
                 for p in range(m):
                     allow[p] += rb * gb[p]
-            loss = vals[loss_v]
+            loss = vals[ROW_CREDIT_LOSS]
             for p in range(m):
                 loss[p] = dflt[p] + wo[p]
-            charge = vals[charge_v]
+            charge = vals[ROW_CHARGE]
             al = allowance[p0 : p0 + m]
             for p in range(m):
                 charge[p] = allow[p] - al[p] + loss[p]
@@ -376,7 +417,7 @@ def run_chunk(
             cs = cash[p0 : p0 + m]
             for p in range(m):
                 cs[p] += coll[p] + cash_rate * rev[p] - fo + other_inflow
-            cv = vals[cash_v]
+            cv = vals[ROW_CASH]
             for p in range(m):
                 cv[p] = cs[p]
             rw = runway[p0 : p0 + m]
@@ -415,4 +456,4 @@ def run_chunk(
                 S[a, p0 + p] = W[a, p]
         for b in range(K):
             for p in range(m):
-                G[b, p0 + p] = vals[9 + b, p]
+                G[b, p0 + p] = vals[GROSS_ROW + b, p]

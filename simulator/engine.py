@@ -28,7 +28,15 @@ from scipy import special
 from ._kernel import run_chunk
 from ._util import thread_map
 from .aging import AgingGrid
-from .params import GROSS_ROW, MONTHLY_VARS, ModelParams, compile_params, n_monthly_values
+from .params import (
+    GROSS_ROW,
+    ROW_ALLOWANCE,
+    ROW_CASH,
+    ROW_GROSS,
+    ModelParams,
+    compile_params,
+    n_monthly_values,
+)
 from .resources import check_memory
 from .results import SimulationResult
 from .scenario import Scenario, with_overrides
@@ -43,7 +51,7 @@ __all__ = [
     "simulate_paths",
 ]
 
-ENGINE_VERSION = "1.2"  # 1.1: compiled kernel; 1.2: its own ndtr; each differs by float rounding
+ENGINE_VERSION = "1.3"  # 1.1: compiled kernel; 1.2: its own ndtr; 1.3: monthly sums in a fixed order (each differs by float rounding)
 #: Paths per block. A constant of the engine: changing it changes the numbers (DESIGN 2.10).
 BLOCK_SIZE = 4096
 #: Months whose random numbers are drawn at once (bounds the memory).
@@ -122,9 +130,9 @@ def run_block(
 
     # month 0: every path holds the opening book
     v0 = np.zeros(nv)
-    v0[MONTHLY_VARS.index("cash")] = prm.cash_opening
-    v0[MONTHLY_VARS.index("gross")] = prm.opening_gross.sum()
-    v0[MONTHLY_VARS.index("allowance")] = allowance0
+    v0[ROW_CASH] = prm.cash_opening
+    v0[ROW_GROSS] = prm.opening_gross.sum()
+    v0[ROW_ALLOWANCE] = allowance0
     v0[GROSS_ROW:] = prm.opening_gross
     shift = np.empty((H + 1, nv))
     shift[0] = v0

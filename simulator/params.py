@@ -14,6 +14,15 @@ from .scenario import Scenario
 __all__ = [
     "GROSS_ROW",
     "MONTHLY_VARS",
+    "ROW_ALLOWANCE",
+    "ROW_CASH",
+    "ROW_CHARGE",
+    "ROW_COLLECTIONS",
+    "ROW_CREDIT_LOSS",
+    "ROW_DEFAULTS",
+    "ROW_GROSS",
+    "ROW_REVENUE",
+    "ROW_WRITE_OFFS",
     "ModelParams",
     "compile_params",
     "n_monthly_values",
@@ -32,6 +41,16 @@ MONTHLY_VARS = (
     "charge",
     "revenue",
 )
+#: Rows of the monthly variables among a path's monthly values (the kernel's rows).
+ROW_CASH = MONTHLY_VARS.index("cash")
+ROW_GROSS = MONTHLY_VARS.index("gross")
+ROW_ALLOWANCE = MONTHLY_VARS.index("allowance")
+ROW_COLLECTIONS = MONTHLY_VARS.index("collections")
+ROW_CREDIT_LOSS = MONTHLY_VARS.index("credit_loss")
+ROW_DEFAULTS = MONTHLY_VARS.index("defaults")
+ROW_WRITE_OFFS = MONTHLY_VARS.index("write_offs")
+ROW_CHARGE = MONTHLY_VARS.index("charge")
+ROW_REVENUE = MONTHLY_VARS.index("revenue")
 #: Row of the first bucket's gross balance among the monthly values.
 GROSS_ROW = len(MONTHLY_VARS)
 

@@ -15,7 +15,7 @@ import os
 import sys
 from typing import NoReturn
 
-from .. import __version__
+from .._version import __version__
 from . import _calibrate, _implied, _report, _run, _sweep
 from ._common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USER, Parser, UserError
 

@@ -9,8 +9,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from .._format import fmt_money, fmt_pct
+from .._version import __version__
 from ._common import (
     EXIT_OK,
     UserError,

@@ -55,7 +55,7 @@ def build_report(folder: str | Path) -> str:
             "RESULTS_DIR",
             "not an arsim results or sweep folder (no manifest.json or sweep.json)",
         )
-    from .. import __version__
+    from .._version import __version__
 
     made = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return (

@@ -18,7 +18,7 @@ _LIBRARIES = ("numpy", "scipy", "pandas", "pyarrow", "pydantic", "matplotlib")
 
 def versions() -> dict[str, str]:
     """Versions of arsim, Python and the libraries whose numbers or files a result depends on."""
-    from .. import __version__
+    from .._version import __version__
 
     out = {"arsim": __version__, "python": platform.python_version()}
     for name in _LIBRARIES:
