@@ -51,7 +51,9 @@ __all__ = [
     "simulate_paths",
 ]
 
-ENGINE_VERSION = "1.3"  # 1.1: compiled kernel; 1.2: its own ndtr; 1.3: monthly sums in a fixed order (each differs by float rounding)
+#: 1.1: compiled kernel; 1.2: its own ndtr; 1.3: monthly sums in a fixed order. Each moved the
+#: numbers by float rounding only.
+ENGINE_VERSION = "1.3"
 #: Paths per block. A constant of the engine: changing it changes the numbers (DESIGN 2.10).
 BLOCK_SIZE = 4096
 #: Months whose random numbers are drawn at once (bounds the memory).
