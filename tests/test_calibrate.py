@@ -258,7 +258,7 @@ def test_engine_run_with_yearly_buckets_is_recovered_up_to_the_even_spread_bias(
     what separates the estimate from the truth (up to ~30 % of c here — a known limit of the
     restart, stated in the README). p is held at the truth: the write-offs are not used.
     """
-    from simulator.data._fit import _Problem
+    from simulator.data._fit_problem import _Problem
 
     snaps = _engine_history(EDGES, 12, 72)
     snaps = snapshots_from_table(

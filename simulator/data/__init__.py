@@ -54,14 +54,9 @@ from ._calibrate import Calibration, calibrate, scenario_document
 from ._fit import BOOTSTRAP_MIN_PERIODS, PER_BUCKET_MAX_CONDITION, HazardFit, fit_hazards
 from ._projection import Projection, project
 from ._rollrates import RollRates, roll_rates
-from ._snapshots import (
-    SnapshotError,
-    Snapshots,
-    months_between,
-    parse_edges,
-    read_snapshots,
-    snapshots_from_table,
-)
+from ._snapshot_csv import read_snapshots
+from ._snapshot_table import snapshots_from_table
+from ._snapshots import SnapshotError, Snapshots, months_between, parse_edges
 
 __all__ = [
     "BOOTSTRAP_MIN_PERIODS",

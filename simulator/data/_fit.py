@@ -3,16 +3,23 @@ reproduces consecutive snapshots, with bootstrap intervals."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from scipy import optimize
 
 from .._format import fmt_list
 from ..aging import AgingGrid
-from ._projection import _run
+from ._fit_problem import (
+    _bootstrap_draws,
+    _exposure_condition,
+    _not_unique,
+    _per_period_draws,
+    _Problem,
+)
 from ._snapshots import SnapshotError, Snapshots
 
 #: Periods needed for bootstrap intervals; with fewer, the range of the per-period fits.
@@ -25,133 +32,6 @@ PER_BUCKET_MAX_CONDITION = 10.0
 
 #: Confidence level of the bootstrap intervals.
 LEVEL = 0.95
-
-
-_RANK_TOL = 1e-9  # relative singular value below which the fit is not unique
-
-
-_STEP = 1e-6  # finite-difference step of the Jacobian (rates live in [0, 1])
-
-
-class _Problem:
-    """Residuals of the bucket totals (and write-offs) for parameter vectors, vectorised."""
-
-    def __init__(
-        self,
-        snapshots: Snapshots,
-        grid: AgingGrid,
-        mode: str,
-        p_given: np.ndarray,
-    ) -> None:
-        s = snapshots
-        self.grid, self.mode, self.p_given = grid, mode, p_given
-        self.k = s.n_buckets
-        self.months = s.months
-        self.g0, self.g1 = s.gross[:-1], s.gross[1:]
-        self.has_billings = s.billings is not None
-        self.billing = (
-            s.billings[1:] / self.months if s.billings is not None else np.zeros(s.n_periods)
-        )
-        self.wo_obs = s.write_offs[1:] if s.write_offs is not None else None
-        lower = np.asarray(s.edges_months)
-        # Without billings, buckets that hold balances billed during the period are left out.
-        self.include = (
-            np.ones_like(self.g1, dtype=bool)
-            if self.has_billings
-            else lower[None, :] >= self.months[:, None]
-        )
-        scale = np.maximum(self.g1.sum(axis=1), self.g0.sum(axis=1))
-        self.scale = np.where(scale > 0, scale, 1.0)
-        self.n_params = self.k + {"fixed": 0, "scale": 1, "per-bucket": self.k}[mode]
-        lb = np.zeros(self.n_params)
-        ub = np.ones(self.n_params)
-        if mode == "scale":
-            ub[-1] = 1.0 / float(p_given.max())
-        self.bounds = (lb, ub)
-
-    def rates(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        theta = np.atleast_2d(theta)
-        c = theta[:, : self.k]
-        if self.mode == "fixed":
-            p = np.broadcast_to(self.p_given, c.shape)
-        elif self.mode == "scale":
-            p = theta[:, -1:] * self.p_given[None, :]
-        else:
-            p = theta[:, self.k :]
-        return c, np.minimum(p, 1.0)
-
-    def evaluate(self, theta: np.ndarray, idx: np.ndarray):
-        c, p = self.rates(theta)
-        return _run(self.grid, c, p, self.g0[idx], self.billing[idx], self.months[idx])
-
-    def residuals(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """Residuals for parameter sets ``theta`` (S, n) on periods ``idx``: (S, m)."""
-        end, _, dflt, wo, _ = self.evaluate(theta, idx)
-        sc = self.scale[idx]
-        bal = ((end - self.g1[idx][None]) / sc[None, :, None])[:, self.include[idx]]
-        if self.wo_obs is None:
-            return bal
-        wres = (dflt + wo - self.wo_obs[idx][None]) / sc[None, :]
-        return np.concatenate([bal, wres], axis=1)
-
-    def jacobian(self, theta: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """Central differences (one-sided at a bound), all columns in one vectorised run."""
-        lb, ub = self.bounds
-        n = len(theta)
-        hi = np.minimum(theta + _STEP, ub)
-        lo = np.maximum(theta - _STEP, lb)
-        sets = np.repeat(theta[None, :], 2 * n, axis=0)
-        sets[np.arange(n), np.arange(n)] = hi
-        sets[n + np.arange(n), np.arange(n)] = lo
-        r = self.residuals(sets, idx)
-        return ((r[:n] - r[n:]) / (hi - lo)[:, None]).T
-
-    def fit(self, theta0: np.ndarray, idx: np.ndarray, tol: float = 1e-15, max_nfev=None):
-        """Least squares over the periods ``idx`` from ``theta0``."""
-        lb, ub = self.bounds
-        theta0 = np.clip(theta0, lb, ub)
-
-        def fun(theta: np.ndarray) -> np.ndarray:
-            return self.residuals(theta[None, :], idx)[0]
-
-        def jac(theta: np.ndarray) -> np.ndarray:
-            return self.jacobian(theta, idx)
-
-        return optimize.least_squares(
-            fun,
-            theta0,
-            jac=jac,
-            bounds=(lb, ub),
-            method="trf",
-            x_scale="jac",
-            ftol=tol,
-            xtol=tol,
-            gtol=tol,
-            max_nfev=max_nfev or 100 * self.n_params,
-        )
-
-
-def _not_unique(jac: np.ndarray, names: list[str]) -> list[str]:
-    """Names of parameters that trade off against each other (a null direction of the Jacobian)."""
-    if jac.shape[0] == 0:
-        return list(names)
-    norms = np.linalg.norm(jac, axis=0)
-    top = float(norms.max())
-    if top <= 0.0:
-        return list(names)
-    dead = [names[i] for i in np.flatnonzero(norms <= _RANK_TOL * top)]
-    if dead:
-        return dead
-    scaled = jac / norms
-    if scaled.shape[0] < scaled.shape[1]:  # fewer residuals than parameters
-        v = np.linalg.svd(scaled, full_matrices=True)[2][-1]
-    else:
-        _, sv, vt = np.linalg.svd(scaled, full_matrices=False)
-        if sv[-1] > _RANK_TOL * sv[0]:
-            return []
-        v = vt[-1]
-    big = np.abs(v) >= 0.1 * np.abs(v).max()
-    return [names[i] for i in np.flatnonzero(big)]
 
 
 @dataclass(frozen=True)
@@ -212,14 +92,6 @@ class HazardFit:
     notes: tuple[str, ...] = field(default=())
 
 
-def _exposure_condition(expo: np.ndarray) -> float:
-    norms = np.linalg.norm(expo, axis=0)
-    if (norms <= 0).any() or expo.shape[0] < expo.shape[1]:
-        return math.inf
-    s = np.linalg.svd(expo / norms, compute_uv=False)
-    return math.inf if s[-1] <= 0 else float(s[0] / s[-1])
-
-
 def fit_hazards(
     snapshots: Snapshots,
     *,
@@ -266,93 +138,159 @@ def fit_hazards(
         If an argument is out of range.
     """
     s = snapshots
-    k = s.n_buckets
-    labels = list(s.labels)
+    _check_options(default_mode, bootstrap)
+    grid = AgingGrid(s.edges_months, write_off_after_months)
+    given = _given_rates(default_rates, s.n_buckets)
+    source = default_source or ("given" if default_rates is not None else None)
+    mode, shape, shape_text, notes = _default_plan(s, given, source, default_mode)
+    problem = _Problem(s, grid, mode, shape)
+    _check_something_to_fit(problem, s.source)
+    res = problem.fit(_start(problem), np.arange(s.n_periods), max_nfev=max_nfev)
+    if s.write_offs is not None:
+        problem, res, cond = _choose_per_bucket(problem, res, default_mode, max_nfev)
+        notes.append(_default_note(problem, default_mode, cond, shape_text, res.x[-1]))
+    names = _parameter_names(s.labels, problem.mode)
+    notes += _fit_notes(problem, res, names)
+    seed = int(seed)
+    intervals = _intervals(problem, res.x, names, s.dates, bootstrap, seed, max_nfev)
+    notes += intervals.notes
+    return _hazard_fit(s, problem, res, intervals, seed, notes)
+
+
+# Deciding what the data determine
+
+
+def _check_options(default_mode: str, bootstrap: int) -> None:
+    """Raise ``ValueError`` for a ``default_mode`` or ``bootstrap`` out of range."""
     if default_mode not in ("auto", "scale", "per-bucket"):
         raise ValueError(f"default_mode must be auto, scale or per-bucket, got {default_mode!r}")
     if bootstrap < 0:
         raise ValueError("bootstrap must be ≥ 0")
-    grid = AgingGrid(s.edges_months, write_off_after_months)
-    notes: list[str] = []
+
+
+def _given_rates(default_rates: Sequence[float] | None, k: int) -> np.ndarray:
+    """The stated default rates as an array of ``k`` rates in [0, 1] (zeros when not given)."""
     given = np.zeros(k) if default_rates is None else np.asarray(default_rates, dtype=float)
     if given.shape != (k,) or not np.all((given >= 0) & (given <= 1)):
         raise ValueError("default_rates must be K rates in [0, 1]")
-    source = default_source or ("given" if default_rates is not None else None)
-    if s.write_offs is None:
-        mode, shape = "fixed", given
-        notes.append(
+    return given
+
+
+def _default_plan(
+    snapshots: Snapshots, given: np.ndarray, source: str | None, default_mode: str
+) -> tuple[str, np.ndarray, str, list[str]]:
+    """How the first fit treats the default rates: mode, shape, the shape's text, notes so far.
+
+    Without write-offs the rates are held at ``given`` (``"fixed"``, with a note saying so). With
+    them the first fit is one scale on a shape (the given rates, or flat when they are all zero),
+    or per-bucket rates when the caller forces them; :func:`_choose_per_bucket` may then switch.
+    """
+    if snapshots.write_offs is None:
+        note = (
             "default rates not fitted (no write_offs column): p_b held at "
             + (f"{fmt_list(given)} ({source})" if source else "0")
             + "; the snapshots determine only the monthly exit rate c_b + p_b of each bucket, "
             "so c_b is that rate less p_b"
         )
+        return "fixed", given, "", [note]
+    if given.sum() > 0:
+        shape, shape_text = given, f"{fmt_list(given)} ({source or 'given'})"
     else:
-        if given.sum() > 0:
-            shape, shape_text = given, f"{fmt_list(given)} ({source or 'given'})"
-        else:
-            shape, shape_text = np.ones(k), "flat (the same rate for every bucket)"
-        mode = "scale" if default_mode == "auto" else default_mode
-    problem = _Problem(s, grid, mode, shape)
-    all_periods = np.arange(s.n_periods)
+        shape, shape_text = np.ones(len(given)), "flat (the same rate for every bucket)"
+    return ("scale" if default_mode == "auto" else default_mode), shape, shape_text, []
+
+
+def _check_something_to_fit(problem: _Problem, source: str) -> None:
+    """Raise :class:`SnapshotError` when no bucket total and no write-off enters the residuals."""
     if not problem.include.any() and problem.wo_obs is None:
         raise SnapshotError(
-            s.source,
+            source,
             "billings",
             "nothing to fit: without a billings column every bucket holds balances billed "
             "during the period (the snapshots are further apart than the last edge); add a "
             "billings column",
         )
 
-    def start(pr: _Problem) -> np.ndarray:
-        theta = np.full(pr.n_params, 0.05)
-        if pr.mode == "scale":
-            theta[-1] = min(0.002 / float(shape.mean()), pr.bounds[1][-1])
-        elif pr.mode == "per-bucket":
-            theta[k:] = 0.002
-        return theta
 
-    res = problem.fit(start(problem), all_periods, max_nfev=max_nfev)
-    if s.write_offs is not None:
-        _, _, _, _, expo = problem.evaluate(res.x, all_periods)
-        cond = _exposure_condition(expo[0])
-        n_wo = s.n_periods
-        if default_mode == "auto" and cond <= PER_BUCKET_MAX_CONDITION:
-            c, p = problem.rates(res.x)
-            per = _Problem(s, grid, "per-bucket", shape)
-            res2 = per.fit(np.concatenate([c[0], p[0]]), all_periods, max_nfev=max_nfev)
-            problem, res, mode = per, res2, "per-bucket"
-        cond_text = "∞" if math.isinf(cond) else f"{cond:.3g}"
-        if mode == "per-bucket":
-            notes.append(
-                f"default rates fitted per bucket from the write-offs of {n_wo} periods "
-                f"(exposure condition number {cond_text}"
-                + (
-                    f" ≤ {PER_BUCKET_MAX_CONDITION:g})"
-                    if cond <= PER_BUCKET_MAX_CONDITION
-                    else f", forced although above {PER_BUCKET_MAX_CONDITION:g})"
-                )
+def _choose_per_bucket(
+    problem: _Problem, res: Any, default_mode: str, max_nfev: int | None
+) -> tuple[_Problem, Any, float]:
+    """With write-offs: refit with per-bucket default rates where the data determine them.
+
+    The exposures of the first fit give the condition number; in ``"auto"`` mode a number of at
+    most :data:`PER_BUCKET_MAX_CONDITION` means per-bucket rates, fitted from the first fit's
+    rates. Returns the problem and result to keep, and the condition number (for the notes).
+    """
+    periods = np.arange(problem.n_periods)
+    _, _, _, _, expo = problem.evaluate(res.x, periods)
+    cond = _exposure_condition(expo[0])
+    if default_mode == "auto" and cond <= PER_BUCKET_MAX_CONDITION:
+        c, p = problem.rates(res.x)
+        per = _Problem(problem.snapshots, problem.grid, "per-bucket", problem.p_given)
+        res = per.fit(np.concatenate([c[0], p[0]]), periods, max_nfev=max_nfev)
+        problem = per
+    return problem, res, cond
+
+
+def _default_note(
+    problem: _Problem, default_mode: str, cond: float, shape_text: str, scale: float
+) -> str:
+    """The note on how the write-offs fixed the default rates (per bucket or one scale), and why."""
+    cond_text = "∞" if math.isinf(cond) else f"{cond:.3g}"
+    n_wo, k = problem.n_periods, problem.k
+    if problem.mode == "per-bucket":
+        return (
+            f"default rates fitted per bucket from the write-offs of {n_wo} periods "
+            f"(exposure condition number {cond_text}"
+            + (
+                f" ≤ {PER_BUCKET_MAX_CONDITION:g})"
+                if cond <= PER_BUCKET_MAX_CONDITION
+                else f", forced although above {PER_BUCKET_MAX_CONDITION:g})"
             )
-        else:
-            why = (
-                f"{n_wo} period(s) of write-offs for {k} buckets"
-                if n_wo < k
-                else f"the periods' bucket mixes are too alike (exposure condition number "
-                f"{cond_text} > {PER_BUCKET_MAX_CONDITION:g})"
-            )
-            notes.append(
-                f"default rates: one scale on a stated shape, p_b = λ · shape_b, shape = "
-                f"{shape_text}, fitted λ = {res.x[-1]:.6g}"
-                + (
-                    f": one write-off total per period cannot fix one rate per bucket ({why})"
-                    if default_mode == "auto"
-                    else " (forced)"
-                )
-            )
-    c, p = problem.rates(res.x)
-    c, p = c[0].copy(), p[0].copy()
+        )
+    why = (
+        f"{n_wo} period(s) of write-offs for {k} buckets"
+        if n_wo < k
+        else f"the periods' bucket mixes are too alike (exposure condition number "
+        f"{cond_text} > {PER_BUCKET_MAX_CONDITION:g})"
+    )
+    return (
+        f"default rates: one scale on a stated shape, p_b = λ · shape_b, shape = "
+        f"{shape_text}, fitted λ = {scale:.6g}"
+        + (
+            f": one write-off total per period cannot fix one rate per bucket ({why})"
+            if default_mode == "auto"
+            else " (forced)"
+        )
+    )
+
+
+# Fitting all periods
+
+
+def _start(problem: _Problem) -> np.ndarray:
+    """Starting parameters: 5 % a month collected and about 0.2 % a month defaulted."""
+    theta = np.full(problem.n_params, 0.05)
+    if problem.mode == "scale":
+        theta[-1] = min(0.002 / float(problem.p_given.mean()), problem.bounds[1][-1])
+    elif problem.mode == "per-bucket":
+        theta[problem.k :] = 0.002
+    return theta
+
+
+def _parameter_names(labels: Sequence[str], mode: str) -> list[str]:
+    """Names of the parameters for the notes: ``c[label]``…, then ``λ`` or ``p[label]``…."""
     names = [f"c[{lab}]" for lab in labels]
-    names += {"fixed": [], "scale": ["λ"], "per-bucket": [f"p[{lab}]" for lab in labels]}[mode]
-    unclear = _not_unique(problem.jacobian(res.x, all_periods), names)
+    return (
+        names + {"fixed": [], "scale": ["λ"], "per-bucket": [f"p[{lab}]" for lab in labels]}[mode]
+    )
+
+
+def _fit_notes(problem: _Problem, res: Any, names: list[str]) -> list[str]:
+    """Notes on the fit of all periods: parameters it does not separate, rates at a bound of
+    [0, 1] (those not already named as not unique) and whether it converged."""
+    notes = []
+    unclear = _not_unique(problem.jacobian(res.x, np.arange(problem.n_periods)), names)
     if unclear:
         notes.append(
             "the fit is not unique: the data do not separate " + ", ".join(unclear) + " (the "
@@ -366,81 +304,94 @@ def fit_hazards(
     ]
     if at_bound:
         notes.append("at a bound of [0, 1]: " + ", ".join(at_bound))
-    converged = bool(res.status > 0)
-    if not converged:
+    if not res.status > 0:
         notes.append(f"the fit did not converge: {res.message}")
+    return notes
 
-    # Intervals
-    draws: list[np.ndarray] = []
-    seed = int(seed)
-    if s.n_periods >= BOOTSTRAP_MIN_PERIODS and bootstrap > 0:
+
+# Intervals
+
+
+@dataclass(frozen=True)
+class _Intervals:
+    """Low and high end per parameter (NaN when none), how they were made, from how many fits."""
+
+    method: str
+    bounds: np.ndarray
+    replicates: int
+    notes: list[str]
+
+
+def _intervals(
+    problem: _Problem,
+    x: np.ndarray,
+    names: list[str],
+    dates: Sequence[dt.date],
+    bootstrap: int,
+    seed: int,
+    max_nfev: int | None,
+) -> _Intervals:
+    """Intervals around the fit ``x``: bootstrap with enough periods, else the per-period range."""
+    n = problem.n_periods
+    if n >= BOOTSTRAP_MIN_PERIODS and bootstrap > 0:
         method = "bootstrap"
-        rng = np.random.default_rng(seed)
-        failed = 0
-        for _ in range(bootstrap):
-            idx = rng.integers(0, s.n_periods, s.n_periods)
-            r = problem.fit(res.x, idx, tol=1e-10, max_nfev=max_nfev)
-            if r.status > 0:
-                draws.append(r.x)
-            else:
-                failed += 1
-        if failed:
-            notes.append(f"{failed} of {bootstrap} bootstrap fits did not converge (left out)")
-    elif 2 <= s.n_periods < BOOTSTRAP_MIN_PERIODS:
+        draws, notes = _bootstrap_draws(problem, x, bootstrap, seed, max_nfev)
+    elif 2 <= n < BOOTSTRAP_MIN_PERIODS:
         method = "per-period range"
-        left_out = []
-        for t in range(s.n_periods):
-            idx = np.array([t])
-            r = problem.fit(res.x, idx, max_nfev=max_nfev)
-            if r.status > 0 and not _not_unique(problem.jacobian(r.x, idx), names):
-                draws.append(r.x)
-            else:
-                left_out.append(s.dates[t + 1].isoformat())
-        if left_out:
-            notes.append(
-                "left out of the per-period range (alone they do not determine every rate): "
-                "periods ending " + ", ".join(left_out)
-            )
-        if not draws:
-            notes.append("no period alone determines every rate: no interval")
+        draws, notes = _per_period_draws(problem, x, names, dates, max_nfev)
     else:
-        method = "none"
-        notes.append("one period: no interval" if s.n_periods == 1 else "bootstrap 0: no interval")
-    n_draws = len(draws)
-    interval = np.full((len(names), 2), np.nan)
+        method, draws = "none", []
+        notes = ["one period: no interval" if n == 1 else "bootstrap 0: no interval"]
+    bounds = np.full((len(names), 2), np.nan)
     if draws:
-        x = np.array(draws)
+        d = np.array(draws)
         if method == "bootstrap":
             a = 100 * (1 - LEVEL) / 2
-            interval = np.percentile(x, [a, 100 - a], axis=0).T
+            bounds = np.percentile(d, [a, 100 - a], axis=0).T
         else:
-            interval = np.stack([x.min(axis=0), x.max(axis=0)], axis=1)
-    c_int = interval[:k]
+            bounds = np.stack([d.min(axis=0), d.max(axis=0)], axis=1)
+    return _Intervals(method, bounds, len(draws), notes)
+
+
+# The result
+
+
+def _hazard_fit(
+    snapshots: Snapshots,
+    problem: _Problem,
+    res: Any,
+    intervals: _Intervals,
+    seed: int,
+    notes: list[str],
+) -> HazardFit:
+    """The :class:`HazardFit` of the fit ``res``: rates, their intervals, the fitted totals."""
+    k, mode = problem.k, problem.mode
+    c, p = problem.rates(res.x)
     if mode == "fixed":
         p_int = np.full((k, 2), np.nan)
     elif mode == "scale":
-        p_int = interval[k][None, :] * shape[:, None]
+        p_int = intervals.bounds[k][None, :] * problem.p_given[:, None]
     else:
-        p_int = interval[k:]
-    end, _, dflt, wo, _ = problem.evaluate(res.x, all_periods)
+        p_int = intervals.bounds[k:]
+    end, _, dflt, wo, _ = problem.evaluate(res.x, np.arange(problem.n_periods))
     return HazardFit(
-        labels=tuple(labels),
-        collection_rates=c,
-        default_rates=p,
-        collection_interval=c_int,
+        labels=tuple(snapshots.labels),
+        collection_rates=c[0].copy(),
+        default_rates=p[0].copy(),
+        collection_interval=intervals.bounds[:k],
         default_interval=p_int,
         default_mode=mode,
-        default_shape=shape,
+        default_shape=problem.p_given,
         default_scale=float(res.x[-1]) if mode == "scale" else None,
-        interval_method=method,
-        replicates=n_draws,
+        interval_method=intervals.method,
+        replicates=intervals.replicates,
         seed=seed,
-        converged=converged,
+        converged=bool(res.status > 0),
         message=str(res.message),
         fitted=end[0],
         observed=problem.g1.copy(),
         included=problem.include.copy(),
-        fitted_write_offs=(dflt + wo)[0] if s.write_offs is not None else None,
+        fitted_write_offs=(dflt + wo)[0] if problem.wo_obs is not None else None,
         observed_write_offs=problem.wo_obs.copy() if problem.wo_obs is not None else None,
         cost=float(res.cost),
         notes=tuple(notes),
