@@ -10,8 +10,8 @@ from typing import Any
 
 from ..scenario import Scenario, ScenarioError
 from ._fields import _numeric_field
-from ._points import make_point
-from ._runner import PointFailed, PointRunner
+from ._points import PointFailed, make_point
+from ._runner import PointRunner
 from ._table import _metric_and_se, check_metric
 
 
