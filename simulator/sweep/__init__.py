@@ -44,7 +44,7 @@ from ._points import (
 )
 from ._runner import PointRunner
 from ._sensitivity import SensitivityResult, plan_sensitivity, sensitivity
-from ._solve import SolveResult, default_bracket, solve
+from ._solve import SolveResult, check_solve, default_bracket, solve, solve_bracket
 from ._table import (
     DEFAULT_METRIC,
     available_metrics,
@@ -72,6 +72,7 @@ __all__ = [
     "available_metrics",
     "check_metric",
     "check_scheduler",
+    "check_solve",
     "check_sweep_memory",
     "default_bracket",
     "definition_hash",
@@ -95,6 +96,7 @@ __all__ = [
     "sensitivity_figures",
     "sobol_design",
     "solve",
+    "solve_bracket",
     "solve_figures",
     "sweep_figures",
     "sweep_memory",
