@@ -14,8 +14,8 @@ package never prints and never touches files: the command line prints, and :mod:
 writes the sweep's folder.
 
 Modules: ``_fields`` (what a field holds and its range), ``_designs`` (grid, ``[sweep]`` table,
-Sobol), ``_points``, ``_executors``, ``_runner``, ``_table`` (the tidy table and the metrics),
-``_solve`` (reverse stress test), ``_sensitivity`` and ``_plots``.
+Sobol), ``_points`` (points and their outcomes), ``_executors``, ``_runner``, ``_table`` (the
+tidy table and the metrics), ``_solve`` (reverse stress test), ``_sensitivity`` and ``_plots``.
 """
 
 from ._designs import MAX_POINTS, Design, grid_design, sobol_design, table_design
@@ -32,10 +32,19 @@ from ._plots import (
     solve_figures,
     sweep_figures,
 )
-from ._points import Point, check_sweep_memory, make_point, make_points, point_key, sweep_memory
-from ._runner import PointFailed, PointOutcome, PointRunner
+from ._points import (
+    Point,
+    PointFailed,
+    PointOutcome,
+    check_sweep_memory,
+    make_point,
+    make_points,
+    point_key,
+    sweep_memory,
+)
+from ._runner import PointRunner
 from ._sensitivity import SensitivityResult, plan_sensitivity, sensitivity
-from ._solve import SolveResult, default_bracket, solve
+from ._solve import SolveResult, check_solve, default_bracket, solve, solve_bracket
 from ._table import (
     DEFAULT_METRIC,
     available_metrics,
@@ -63,6 +72,7 @@ __all__ = [
     "available_metrics",
     "check_metric",
     "check_scheduler",
+    "check_solve",
     "check_sweep_memory",
     "default_bracket",
     "definition_hash",
@@ -86,6 +96,7 @@ __all__ = [
     "sensitivity_figures",
     "sobol_design",
     "solve",
+    "solve_bracket",
     "solve_figures",
     "sweep_figures",
     "sweep_memory",

@@ -1,5 +1,5 @@
 """Points: the base scenario with some fields changed, each validated and keyed by what makes
-its numbers."""
+its numbers; and what became of a point once run (:class:`PointOutcome`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from ..engine import BLOCK_SIZE, ENGINE_VERSION, block_memory
 from ..resources import check_memory
 from ..scenario import Scenario, scenario_hash, with_overrides
 from ._designs import Design
+
+#: Format tag of the record of one finished point.
+POINT_FORMAT = "arsim-sweep-point/1"
 
 
 @dataclass(frozen=True)
@@ -88,3 +91,49 @@ def check_sweep_memory(points: Sequence[Point], slots: int) -> None:
         With the memory needed and the machine's.
     """
     check_memory(sweep_memory(points, slots), "this sweep", "use fewer paths or --workers")
+
+
+@dataclass
+class PointOutcome:
+    """What became of one point.
+
+    Attributes
+    ----------
+    point : Point
+    summary : dict or None
+        The point's summary (:meth:`SimulationResult.summary` without the scenario);
+        ``None`` if it failed.
+    error : str or None
+        ``Type: message`` of the failure; ``None`` if it finished.
+    cached : bool
+        Whether the summary was already known (a resumed sweep) rather than computed now.
+    """
+
+    point: Point
+    summary: dict[str, Any] | None
+    error: str | None = None
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the point finished."""
+        return self.summary is not None
+
+    def record(self) -> dict[str, Any]:
+        """The JSON-ready record of a finished point (what a sweep folder stores)."""
+        return {
+            "format": POINT_FORMAT,
+            "key": self.point.key,
+            "index": self.point.index,
+            "params": self.point.params,
+            "summary": self.summary,
+        }
+
+
+class PointFailed(RuntimeError):
+    """A point that a reverse stress test or a sensitivity analysis needed did not finish."""
+
+    def __init__(self, outcome: PointOutcome) -> None:
+        self.outcome = outcome
+        params = ", ".join(f"{k}={v!r}" for k, v in outcome.point.params.items())
+        super().__init__(f"point ({params or 'base'}) failed: {outcome.error}")

@@ -18,10 +18,7 @@ from ..provisioning import analyse
 from ..results import SimulationResult
 from ..scenario import Scenario
 from ._executors import _SerialExecutor
-from ._points import Point
-
-#: Format tag of the record of one finished point.
-POINT_FORMAT = "arsim-sweep-point/1"
+from ._points import Point, PointOutcome
 
 
 def _summarise(
@@ -64,54 +61,24 @@ def _run_point_task(prm: Any, scenario: Scenario, analytics: bool = True) -> dic
     return _summarise(scenario, blocks(), lambda: spent[0], analytics)
 
 
-@dataclass
-class PointOutcome:
-    """What became of one point.
-
-    Attributes
-    ----------
-    point : Point
-    summary : dict or None
-        The point's summary (:meth:`SimulationResult.summary` without the scenario);
-        ``None`` if it failed.
-    error : str or None
-        ``Type: message`` of the failure; ``None`` if it finished.
-    cached : bool
-        Whether the summary was already known (a resumed sweep) rather than computed now.
-    """
-
-    point: Point
-    summary: dict[str, Any] | None
-    error: str | None = None
-    cached: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """Whether the point finished."""
-        return self.summary is not None
-
-    def record(self) -> dict[str, Any]:
-        """The JSON-ready record of a finished point (what a sweep folder stores)."""
-        return {
-            "format": POINT_FORMAT,
-            "key": self.point.key,
-            "index": self.point.index,
-            "params": self.point.params,
-            "summary": self.summary,
-        }
+#: A task: a point's position in the call of :meth:`PointRunner.run`, and its block (``None``: the
+#: whole point).
+Task = tuple[int, int | None]
 
 
-class PointFailed(RuntimeError):
-    """A point that a reverse stress test or a sensitivity analysis needed did not finish."""
+def _task_order(task: Task) -> tuple[int, int]:
+    return task[0], task[1] or 0
 
-    def __init__(self, outcome: PointOutcome) -> None:
-        self.outcome = outcome
-        params = ", ".join(f"{k}={v!r}" for k, v in outcome.point.params.items())
-        super().__init__(f"point ({params or 'base'}) failed: {outcome.error}")
+
+def _error_text(exc: BaseException | str) -> str:
+    """``Type: message`` of a failure (a text is taken as it is)."""
+    return exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}".rstrip(": ")
 
 
 @dataclass
-class _State:
+class _PointState:
+    """A point being computed: its blocks so far (when split into block tasks)."""
+
     point: Point
     n_blocks: int
     split: bool
@@ -192,159 +159,210 @@ class PointRunner:
         the other points go on. An interruption (``KeyboardInterrupt``) cancels the tasks not
         yet started and propagates; every point reported through ``on_point`` is complete.
         """
-        outcomes: dict[int, PointOutcome] = {}
-        states: dict[int, _State] = {}
-        first_of: dict[str, int] = {}
-        for pos, pt in enumerate(points):
-            if pt.key in self.known:
-                outcomes[pos] = PointOutcome(pt, self.known[pt.key], cached=True)
-            elif pt.key not in first_of:  # the same point twice in one call runs once
-                first_of[pt.key] = pos
-        few = len(first_of) < 2 * self.slots  # too few points to keep every worker busy
-        queue: deque[tuple[int, int | None]] = deque()
-        for pos in first_of.values():
-            pt = points[pos]
-            nb = self.n_blocks(pt)
-            split = nb > 1 and (few or nb > self.LARGE_POINT_BLOCKS)
-            states[pos] = _State(pt, nb, split)
-            if split:
-                queue.extend((pos, b) for b in range(nb))
-            else:
-                queue.append((pos, None))
-        if self.on_plan is not None and queue:
-            self.on_plan(len(queue))
-        pending: dict[Future, tuple[int, int | None]] = {}
-        generation: dict[Future, int] = {}
-        retry: list[tuple[int, int | None]] = []
-        broken: list[BaseException] = []
-
-        def fail(pos: int, exc: BaseException | str) -> None:
-            st = states[pos]
-            if st.failed:
-                return
-            st.failed = True
-            st.blocks.clear()
-            for fut, (p, _) in list(pending.items()):
-                if p == pos:
-                    fut.cancel()
-            text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}".rstrip(": ")
-            outcomes[pos] = PointOutcome(st.point, None, error=text)
-            if self.on_point is not None:
-                self.on_point(outcomes[pos])
-
-        def finish(pos: int, summary: dict[str, Any]) -> None:
-            st = states[pos]
-            st.blocks.clear()
-            self.known[st.point.key] = summary
-            self.computed += 1
-            outcomes[pos] = PointOutcome(st.point, summary)
-            if self.on_point is not None:
-                self.on_point(outcomes[pos])
-
-        def combine(pos: int) -> None:
-            st = states[pos]
-            try:
-                summary = _summarise(
-                    st.point.scenario,
-                    (st.blocks[i] for i in range(st.n_blocks)),
-                    lambda: st.seconds,
-                    self.analytics,
-                )
-            except Exception as exc:
-                fail(pos, exc)
-            else:
-                finish(pos, summary)
-
-        def submit(pos: int, b: int | None) -> None:
-            st = states[pos]
-            sim = st.point.scenario.simulation
-            if st.prm is None:
-                st.prm = compile_params(st.point.scenario)
-            if b is None:
-                fut = self.executor.submit(
-                    _run_point_task, st.prm, st.point.scenario, self.analytics
-                )
-            else:
-                n = min(BLOCK_SIZE, sim.paths - b * BLOCK_SIZE)
-                fut = self.executor.submit(_run_block_task, st.prm, b, n, sim.seed)
-            pending[fut] = (pos, b)
-            generation[fut] = self._generation
-
-        def lost_worker(exc: BaseException, task: tuple[int, int | None]) -> bool:
-            """Set a task aside to run again on a fresh pool if a killed worker broke the pool
-            (and the pool can be replaced); whether it was set aside."""
-            if not (_is_broken_pool(exc) and hasattr(self.executor, "renew")):
-                return False
-            if self.renewals >= self.MAX_RENEWALS:
-                return False
-            retry.append(task)
-            broken.append(exc)
-            return True
-
-        def renew_if_broken() -> None:
-            if not broken:
-                return
-            self.executor.renew()  # type: ignore[attr-defined]
-            self.renewals += 1
-            self._generation += 1
-            broken.clear()
-            for task in sorted(retry, reverse=True):
-                queue.appendleft(task)
-            retry.clear()
-
-        def handle(fut: Future) -> None:
-            pos, b = pending.pop(fut)
-            generation.pop(fut)
-            st = states[pos]
-            exc = None if fut.cancelled() else fut.exception()
-            if exc is not None and not st.failed and lost_worker(exc, (pos, b)):
-                return
-            if self.on_task is not None:
-                self.on_task(1)
-            if st.failed:
-                return
-            if fut.cancelled():
-                fail(pos, "CancelledError: the task was cancelled (worker or cluster lost)")
-                return
-            if exc is not None:
-                fail(pos, exc)
-            elif b is None:
-                finish(pos, fut.result())
-            else:
-                out, seconds = fut.result()
-                st.blocks[b] = out
-                st.seconds += seconds
-                if len(st.blocks) == st.n_blocks:
-                    combine(pos)
-
+        call = _Run(self, points)
+        call.plan()
         try:
-            while queue or pending:
-                while queue and len(pending) < self.window:
-                    pos, b = queue.popleft()
-                    if states[pos].failed:
-                        continue
-                    try:
-                        submit(pos, b)
-                    except Exception as exc:  # e.g. a broken process pool
-                        if not lost_worker(exc, (pos, b)):
-                            fail(pos, exc)
-                        break
-                if pending:
-                    finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                    for fut in sorted(finished, key=lambda f: (pending[f][0], pending[f][1] or 0)):
-                        handle(fut)
-                if broken and self._generation not in generation.values():
-                    renew_if_broken()  # once every task of the broken pool is accounted for
+            call.drive()
         except BaseException:
-            for fut in pending:
-                fut.cancel()
-            # keep what had already finished: points whose last task was done are saved
-            for fut in sorted(pending, key=lambda f: (pending[f][0], pending[f][1] or 0)):
-                if fut.done() and not fut.cancelled() and fut.exception() is None:
-                    handle(fut)
+            call.keep_finished()
             raise
-        for pt_pos, pt in enumerate(points):  # repeats share the first one's outcome
-            if pt_pos not in outcomes:
-                first = outcomes[first_of[pt.key]]
-                outcomes[pt_pos] = PointOutcome(pt, first.summary, first.error, first.cached)
-        return [outcomes[i] for i in range(len(points))]
+        return call.outcomes_in_order()
+
+
+class _Run:
+    """One call of :meth:`PointRunner.run`: the state of its points, the tasks queued, in flight
+    and set aside for a fresh pool, and the outcomes so far (by position in ``points``)."""
+
+    def __init__(self, runner: PointRunner, points: Sequence[Point]) -> None:
+        self.runner = runner
+        self.points = points
+        self.outcomes: dict[int, PointOutcome] = {}
+        self.states: dict[int, _PointState] = {}
+        self.first_of: dict[str, int] = {}  # the position of each point run, by key
+        self.queue: deque[Task] = deque()
+        self.pending: dict[Future, Task] = {}
+        self.generation: dict[Future, int] = {}  # the pool each pending task was given to
+        self.retry: list[Task] = []
+        self.broken: list[BaseException] = []
+
+    def plan(self) -> None:
+        """Queue the tasks of the points not already known, and announce how many there are."""
+        runner = self.runner
+        for pos, pt in enumerate(self.points):
+            if pt.key in runner.known:
+                self.outcomes[pos] = PointOutcome(pt, runner.known[pt.key], cached=True)
+            elif pt.key not in self.first_of:  # the same point twice in one call runs once
+                self.first_of[pt.key] = pos
+        few = len(self.first_of) < 2 * runner.slots  # too few points to keep every worker busy
+        for pos in self.first_of.values():
+            pt = self.points[pos]
+            nb = runner.n_blocks(pt)
+            split = nb > 1 and (few or nb > runner.LARGE_POINT_BLOCKS)
+            self.states[pos] = _PointState(pt, nb, split)
+            if split:
+                self.queue.extend((pos, b) for b in range(nb))
+            else:
+                self.queue.append((pos, None))
+        if runner.on_plan is not None and self.queue:
+            runner.on_plan(len(self.queue))
+
+    def drive(self) -> None:
+        """Submit and collect tasks until every one is done, renewing a broken pool."""
+        while self.queue or self.pending:
+            self.submit_window()
+            if self.pending:
+                finished, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
+                for fut in self._in_task_order(finished):
+                    self.handle(fut)
+            if self.broken and self.runner._generation not in self.generation.values():
+                self.renew()  # once every task of the broken pool is accounted for
+
+    def keep_finished(self) -> None:
+        """On an interruption: cancel the tasks in flight and keep what had already finished
+        (a point whose last task was done is reported)."""
+        for fut in self.pending:
+            fut.cancel()
+        for fut in self._in_task_order(self.pending):
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                self.handle(fut)
+
+    def outcomes_in_order(self) -> list[PointOutcome]:
+        """Every point's outcome, in the given order (repeats share the first one's)."""
+        for pos, pt in enumerate(self.points):
+            if pos not in self.outcomes:
+                first = self.outcomes[self.first_of[pt.key]]
+                self.outcomes[pos] = PointOutcome(pt, first.summary, first.error, first.cached)
+        return [self.outcomes[i] for i in range(len(self.points))]
+
+    def _in_task_order(self, futures: Any) -> list[Future]:
+        return sorted(futures, key=lambda f: _task_order(self.pending[f]))
+
+    # --- tasks
+
+    def submit_window(self) -> None:
+        """Submit queued tasks until the runner's window is in flight, or a submission fails."""
+        while self.queue and len(self.pending) < self.runner.window:
+            pos, b = self.queue.popleft()
+            if self.states[pos].failed:
+                continue
+            try:
+                self.submit(pos, b)
+            except Exception as exc:  # e.g. a broken process pool
+                if not self.lost_worker(exc, (pos, b)):
+                    self.fail(pos, exc)
+                break
+
+    def submit(self, pos: int, b: int | None) -> None:
+        """Submit a whole point (``b`` is ``None``) or one of its blocks."""
+        runner, st = self.runner, self.states[pos]
+        sim = st.point.scenario.simulation
+        if st.prm is None:
+            st.prm = compile_params(st.point.scenario)
+        if b is None:
+            fut = runner.executor.submit(
+                _run_point_task, st.prm, st.point.scenario, runner.analytics
+            )
+        else:
+            n = min(BLOCK_SIZE, sim.paths - b * BLOCK_SIZE)
+            fut = runner.executor.submit(_run_block_task, st.prm, b, n, sim.seed)
+        self.pending[fut] = (pos, b)
+        self.generation[fut] = runner._generation
+
+    def handle(self, fut: Future) -> None:
+        """Take in a finished task: its point finishes, gets a block, fails, or is set aside."""
+        pos, b = self.pending.pop(fut)
+        self.generation.pop(fut)
+        st = self.states[pos]
+        exc = None if fut.cancelled() else fut.exception()
+        if exc is not None and not st.failed and self.lost_worker(exc, (pos, b)):
+            return
+        if self.runner.on_task is not None:
+            self.runner.on_task(1)
+        if st.failed:
+            return
+        if fut.cancelled():
+            self.fail(pos, "CancelledError: the task was cancelled (worker or cluster lost)")
+        elif exc is not None:
+            self.fail(pos, exc)
+        elif b is None:
+            self.finish(pos, fut.result())
+        else:
+            out, seconds = fut.result()
+            self.add_block(pos, b, out, seconds)
+
+    # --- a broken process pool
+
+    def lost_worker(self, exc: BaseException, task: Task) -> bool:
+        """Set a task aside to run again on a fresh pool if a killed worker broke the pool
+        (and the pool can be replaced); whether it was set aside."""
+        runner = self.runner
+        if not (_is_broken_pool(exc) and hasattr(runner.executor, "renew")):
+            return False
+        if runner.renewals >= runner.MAX_RENEWALS:
+            return False
+        self.retry.append(task)
+        self.broken.append(exc)
+        return True
+
+    def renew(self) -> None:
+        """Replace the broken pool and queue the tasks set aside first, in task order."""
+        if not self.broken:
+            return
+        runner = self.runner
+        runner.executor.renew()  # type: ignore[attr-defined]
+        runner.renewals += 1
+        runner._generation += 1
+        self.broken.clear()
+        for task in sorted(self.retry, reverse=True):
+            self.queue.appendleft(task)
+        self.retry.clear()
+
+    # --- points
+
+    def add_block(self, pos: int, b: int, out: Any, seconds: float) -> None:
+        """Keep a block of a split point; combine the point once it has all its blocks."""
+        st = self.states[pos]
+        st.blocks[b] = out
+        st.seconds += seconds
+        if len(st.blocks) == st.n_blocks:
+            self.combine(pos)
+
+    def combine(self, pos: int) -> None:
+        """Combine a split point's blocks, in block order, into its summary."""
+        st = self.states[pos]
+        try:
+            summary = _summarise(
+                st.point.scenario,
+                (st.blocks[i] for i in range(st.n_blocks)),
+                lambda: st.seconds,
+                self.runner.analytics,
+            )
+        except Exception as exc:
+            self.fail(pos, exc)
+        else:
+            self.finish(pos, summary)
+
+    def finish(self, pos: int, summary: dict[str, Any]) -> None:
+        """A point is complete: remember and report it."""
+        st = self.states[pos]
+        st.blocks.clear()
+        self.runner.known[st.point.key] = summary
+        self.runner.computed += 1
+        self.report(pos, PointOutcome(st.point, summary))
+
+    def fail(self, pos: int, exc: BaseException | str) -> None:
+        """A point failed (once): cancel its other tasks and report it."""
+        st = self.states[pos]
+        if st.failed:
+            return
+        st.failed = True
+        st.blocks.clear()
+        for fut, (p, _) in list(self.pending.items()):
+            if p == pos:
+                fut.cancel()
+        self.report(pos, PointOutcome(st.point, None, error=_error_text(exc)))
+
+    def report(self, pos: int, outcome: PointOutcome) -> None:
+        self.outcomes[pos] = outcome
+        if self.runner.on_point is not None:
+            self.runner.on_point(outcome)

@@ -12,8 +12,8 @@ import pandas as pd
 from ..scenario import Scenario, ScenarioError
 from ._designs import _check_unique
 from ._fields import FieldInfo, field_info
-from ._points import Point, make_point
-from ._runner import PointOutcome, PointRunner
+from ._points import Point, PointOutcome, make_point
+from ._runner import PointRunner
 from ._table import DEFAULT_METRIC, _metric_and_se, check_metric, setting_text
 
 

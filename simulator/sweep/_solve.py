@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..scenario import Scenario, ScenarioError
-from ._fields import _numeric_field
-from ._points import make_point
-from ._runner import PointFailed, PointRunner
+from ._fields import _numeric_field, field_info
+from ._points import PointFailed, make_point
+from ._runner import PointRunner
 from ._table import _metric_and_se, check_metric
 
 
@@ -97,6 +97,57 @@ def default_bracket(scenario: Scenario, path: str) -> tuple[float, float]:
     return info.clip(lo), info.clip(hi)
 
 
+def check_solve(base: Scenario, path: str, metric: str, target: float) -> None:
+    """Check what :func:`solve` is asked, before anything runs: the field, metric and target.
+
+    Raises
+    ------
+    ScenarioError
+        For an unknown field or one that is not a real number (``FILE: FIELD: solve needs a
+        real-valued field``), an unknown or undefined metric (``--metric``), or a target that is
+        not a finite number (``--target``).
+    """
+    info = field_info(base, path)
+    if info.kind != "float":
+        raise ScenarioError(base.source, path, "solve needs a real-valued field")
+    check_metric(base, metric)
+    if not math.isfinite(target):
+        raise ScenarioError(base.source, "--target", "must be a finite number")
+
+
+def solve_bracket(
+    base: Scenario, path: str, bracket: tuple[float, float] | None = None
+) -> tuple[float, float]:
+    """The search range of :func:`solve`: ``bracket`` checked, or :func:`default_bracket`.
+
+    Parameters
+    ----------
+    base : Scenario
+    path : str
+        A real-valued field (see :func:`check_solve`).
+    bracket : (float, float), optional
+        ``(lo, hi)``; default :func:`default_bracket`.
+
+    Returns
+    -------
+    (float, float)
+
+    Raises
+    ------
+    ScenarioError
+        For ends that are not finite or not in order (``--bracket``), no default bracket, or an
+        end out of the field's range (the field's own message).
+    """
+    lo, hi = bracket if bracket is not None else default_bracket(base, path)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ScenarioError(
+            base.source, "--bracket", f"expected finite lo < hi, got '{lo:.10g},{hi:.10g}'"
+        )
+    make_point(base, {path: float(lo)})  # out-of-range ends are user mistakes (exit 2)
+    make_point(base, {path: float(hi)})
+    return lo, hi
+
+
 def solve(
     base: Scenario,
     path: str,
@@ -143,25 +194,16 @@ def solve(
     Raises
     ------
     ScenarioError
-        For a field that is not a real number, a bad bracket, an unknown metric or one that is
-        undefined (null) at an evaluated point.
+        As :func:`check_solve` and :func:`solve_bracket`, before anything runs; or for a metric
+        that is undefined (null) at an evaluated point.
     PointFailed
         If an evaluation fails.
     """
     from scipy import optimize
 
     src = base.source
-    info = _numeric_field(base, path)
-    if info.kind != "float":
-        raise ScenarioError(src, path, "solve needs a real-valued field, not an integer")
-    check_metric(base, metric)
-    if not math.isfinite(target):
-        raise ScenarioError(src, "--target", f"must be a finite number, got {target}")
-    lo, hi = bracket if bracket is not None else default_bracket(base, path)
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ScenarioError(src, "--bracket", f"expected lo < hi, got {lo:g},{hi:g}")
-    make_point(base, {path: float(lo)})  # out-of-range ends are user mistakes (exit 2)
-    make_point(base, {path: float(hi)})
+    check_solve(base, path, metric, target)
+    lo, hi = solve_bracket(base, path, bracket)
     tol = xtol if xtol is not None else 1e-4 * (hi - lo)
     evaluations: dict[float, dict[str, Any]] = {}
 

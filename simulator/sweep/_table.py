@@ -14,7 +14,7 @@ from ..params import compile_params
 from ..provisioning import analyse
 from ..results import SimulationResult
 from ..scenario import Scenario, ScenarioError, with_overrides
-from ._runner import PointOutcome
+from ._points import PointOutcome
 
 #: The metric plotted, solved for and ranked by default.
 DEFAULT_METRIC = "p_runway_le_12"
