@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ._util import json_ready
-from .analytic import Calibration, ImpliedRates, implied_rates
+from .analytic import MAX_RUNOFF_MONTHS, Calibration, ImpliedRates, implied_rates
 from .scenario import Scenario, with_overrides
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ __all__ = [
     "implied_rates_report",
     "provision_matrix",
     "result_tables",
+    "unresolved_note",
     "weighted_ecl",
 ]
 
@@ -254,6 +255,9 @@ class Analytics:
             out["allowance_coverage_se"] = coverage * imp.lifetime_loss_se / loss
         else:
             out["allowance_coverage"] = out["allowance_coverage_se"] = None
+        out["implied_unresolved"] = imp.unresolved
+        out["implied_unresolved_se"] = imp.unresolved_se
+        out["implied_stranded_buckets"] = list(imp.stranded)
         out["implied_method"] = imp.method
         out["implied_runoff"] = (
             None
@@ -274,6 +278,42 @@ class Analytics:
             out["ecl_weighted_se"] = self.ecl.ecl_se
             out["ecl_scenarios"] = [s.as_dict() for s in self.ecl.scenarios]
         return out
+
+
+def unresolved_note(summary: dict[str, Any], labels: list[str]) -> str | None:
+    """What the implied lifetime loss counts as lost without a default, in words, or ``None``.
+
+    Parameters
+    ----------
+    summary : dict
+        Holds ``implied_lifetime_loss``, ``implied_unresolved``, ``implied_method`` and
+        ``implied_stranded_buckets`` (a run's summary or the implied-rates report).
+    labels : list of str
+        The bucket labels (the last one is named when collections there are too slow).
+
+    Returns
+    -------
+    str or None
+        E.g. "of which 236.3 is still open after 600 months (50 years) and counted as lost:
+        collections in 4y+ are too slow to clear it"; ``None`` when that part is below 0.1 %
+        of the loss.
+    """
+    loss, part = summary.get("implied_lifetime_loss"), summary.get("implied_unresolved")
+    if loss is None or part is None or not loss > 0 or part < 1e-3 * loss:
+        return None
+    stranded = summary.get("implied_stranded_buckets") or []
+    where = (
+        f"balance in {', '.join(stranded)}, which collects nothing and has no write-off age"
+        if stranded
+        else f"collections in {labels[-1]} are too slow to clear it"
+    )
+    if summary.get("implied_method") == "exact":
+        return f"of which {part:,.1f} is never collected nor defaulted: {where}"
+    years = MAX_RUNOFF_MONTHS // 12
+    return (
+        f"of which {part:,.1f} is still open after {MAX_RUNOFF_MONTHS} months ({years} years) "
+        f"and counted as lost: {where}"
+    )
 
 
 def analyse(scenario: Scenario, *, workers: int | None = None) -> Analytics:

@@ -69,6 +69,14 @@ class _Book:
     def n_buckets(self) -> int:
         return len(self.slices)
 
+    @property
+    def stranded(self) -> tuple[str, ...]:
+        """Labels of the buckets where balances stay for ever unless they default: the
+        absorbing last bucket (no write-off age) when it collects nothing."""
+        last = self.n_buckets - 1
+        dead = self.c[last] == 0.0 or not np.any(self.season > 0.0)
+        return (self.labels[last],) if self.absorbing(last) and dead else ()
+
     def absorbing(self, b: int) -> bool:
         """Whether bucket ``b`` is the single absorbing last age (no write-off age)."""
         return b == self.n_buckets - 1 and not self.write_off
@@ -146,10 +154,15 @@ class ImpliedRates:
     stream : tuple of int
         Random-number stream of the run-off (``()`` when exact).
     unresolved, unresolved_se : float
-        Mean balance of the opening book still outstanding when the run-off stopped, counted as
-        lost (money; 0 when exact).
+        The part of ``lifetime_loss`` that is counted as lost without being collected or
+        defaulted (money). Run-off: what is still open at each path's stopping month (after
+        :data:`MAX_RUNOFF_MONTHS` months at most). Exact: what ends in a state with no hazard
+        at all (the last bucket with no collections, no defaults and no write-off age; SE 0).
     months_mean, months_max : float or None
         Mean and largest stopping month over paths (``None`` when exact).
+    stranded : tuple of str
+        Labels of the buckets where balances are never collected (:attr:`_Book.stranded`): the
+        usual reason for a large ``unresolved``.
     """
 
     labels: list[str]
@@ -168,6 +181,7 @@ class ImpliedRates:
     unresolved_se: float = 0.0
     months_mean: float | None = None
     months_max: int | None = None
+    stranded: tuple[str, ...] = ()
 
     def by_label(self, values: np.ndarray | None = None) -> dict[str, float]:
         """Values per bucket keyed by label (the implied rates by default)."""

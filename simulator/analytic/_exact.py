@@ -12,7 +12,13 @@ import math
 import numpy as np
 
 from ..scenario import Scenario
-from ._book import ImpliedRates, _Book, _book, _no_exact, exact_rates_available
+from ._book import (
+    ImpliedRates,
+    _Book,
+    _book,
+    _no_exact,
+    exact_rates_available,
+)
 from ._expected import expected_collection_hazard
 
 __all__ = ["lifetime_loss"]
@@ -32,14 +38,14 @@ def _hbar12(book: _Book, b: int, p: float) -> np.ndarray:
     return out
 
 
-def _periodic_loss(p: float, g: np.ndarray) -> np.ndarray:
+def _periodic_loss(p: float, g: np.ndarray, never_resolved: float = 1.0) -> np.ndarray:
     """Solve ``x_k = p + (1 − g_k) x_{k+1 mod 12}`` (the absorbing last age around the year).
 
-    ``g_k = h̄_k + p`` is the total monthly hazard; ``x = 1`` where it is 0 all year (never
-    collected counts as lost).
+    ``g_k = h̄_k + p`` is the total monthly hazard; ``x = never_resolved`` where it is 0 all year
+    (1 by DESIGN 2.8: never collected counts as lost).
     """
     if not np.any(g > 0.0):
-        return np.ones(12)
+        return np.full(12, never_resolved)
     f = 1.0 - g
     with np.errstate(divide="ignore"):
         denom = -math.expm1(float(np.sum(np.log1p(-np.minimum(g, 1.0)))))
@@ -51,15 +57,18 @@ def _periodic_loss(p: float, g: np.ndarray) -> np.ndarray:
     return np.clip(x, 0.0, 1.0)
 
 
-def _exact_bucket(book: _Book, b: int, p: float, boundary: np.ndarray | None) -> np.ndarray:
+def _exact_bucket(
+    book: _Book, b: int, p: float, boundary: np.ndarray | None, never_resolved: float = 1.0
+) -> np.ndarray:
     """``L(a, k)`` for the ages of bucket ``b`` (rows) and calendar months (columns).
 
-    ``boundary`` is ``L(e_{b+1}, ·)`` of the next bucket (``None``: 1, the write-off age).
+    ``boundary`` is ``L(e_{b+1}, ·)`` of the next bucket (``None``: 1, the write-off age);
+    ``never_resolved`` is what a balance that is never collected nor defaulted counts as.
     """
     lo, hi = book.slices[b]
     g = np.minimum(_hbar12(book, b, p) + p, 1.0)
     if book.absorbing(b):
-        return _periodic_loss(p, g)[None, :]
+        return _periodic_loss(p, g, never_resolved)[None, :]
     f = 1.0 - g
     out = np.empty((hi - lo, 12))
     nxt = np.ones(12) if boundary is None else boundary
@@ -69,12 +78,12 @@ def _exact_bucket(book: _Book, b: int, p: float, boundary: np.ndarray | None) ->
     return np.clip(out, 0.0, 1.0)
 
 
-def _exact_loss(book: _Book) -> np.ndarray:
+def _exact_loss(book: _Book, never_resolved: float = 1.0) -> np.ndarray:
     out = np.empty((book.n_ages, 12))
     boundary = None
     for b in range(book.n_buckets - 1, -1, -1):
         lo, hi = book.slices[b]
-        out[lo:hi] = _exact_bucket(book, b, float(book.p[b]), boundary)
+        out[lo:hi] = _exact_bucket(book, b, float(book.p[b]), boundary, never_resolved)
         boundary = out[lo]
     return out
 
@@ -106,8 +115,19 @@ def lifetime_loss(scenario: Scenario) -> np.ndarray:
     return _exact_loss(_book(scenario))
 
 
+def _exact_unresolved(book: _Book, loss: np.ndarray) -> float:
+    """The part of the lifetime loss that is never collected nor defaulted: balance that ends in
+    a state with no hazard at all (the last bucket, no write-off age, ``h̄ + p = 0`` all year),
+    which :func:`_periodic_loss` counts as lost (``loss`` is ``L(a, k)`` with that rule)."""
+    if not book.stranded:
+        return 0.0
+    resolved_only = _exact_loss(book, never_resolved=0.0)
+    return float(book.opening @ (loss[:, book.first] - resolved_only[:, book.first]))
+
+
 def _exact_implied(book: _Book) -> ImpliedRates:
-    loss = _exact_loss(book)[:, book.first]
+    full = _exact_loss(book)
+    loss = full[:, book.first]
     rates = np.array([book.weights[lo:hi] @ loss[lo:hi] for lo, hi in book.slices])
     zeros_k, zeros_a = np.zeros(book.n_buckets), np.zeros(book.n_ages)
     return ImpliedRates(
@@ -120,4 +140,6 @@ def _exact_implied(book: _Book) -> ImpliedRates:
         lifetime_loss_se=0.0,
         opening_gross=book.gross.copy(),
         method="exact",
+        unresolved=_exact_unresolved(book, full),
+        stranded=book.stranded,
     )

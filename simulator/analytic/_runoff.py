@@ -248,6 +248,7 @@ def _runoff(
         unresolved_se=float(se[A + K + 1]),
         months_mean=float(mean[A + K + 2]),
         months_max=months_max,
+        stranded=book.stranded,
     )
 
 

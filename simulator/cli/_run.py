@@ -17,6 +17,7 @@ from ._common import (
     message,
     print_json,
     progress_bar,
+    warn_about,
     writing,
 )
 
@@ -72,10 +73,15 @@ def implied_lines(s: dict[str, Any]) -> list[str]:
         return []
     runoff = s.get("implied_runoff")
     how = "exact" if runoff is None else f"run-off of {runoff['paths']:,} paths"
+    from ..provisioning import unresolved_note
+
     lines = [
         f"  implied lifetime loss   {fmt_pm(loss, s['implied_lifetime_loss_se'])}"
         f"  (of the opening book, {how})"
     ]
+    note = unresolved_note(s, list(s["disclosed_rates"]))
+    if note:
+        lines.append(f"                          {note}")
     cov = s.get("allowance_coverage")
     if cov is not None:
         lines.append(
@@ -100,6 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..storage import default_out_dir, write_results
 
     scenario, overrides = load_scenario_args(args)
+    warn_about(scenario)
     if args.out is not None:
         out = check_out_folder(Path(args.out), args.force)
     else:
@@ -123,11 +130,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``arsim validate``: OK, or the first problem (raised as a ``ScenarioError``)."""
+    from ..scenario import scenario_warnings
+
     scenario, _ = load_scenario_args(args)
     sim = scenario.simulation
+    warnings = scenario_warnings(scenario)
     if args.json:
-        print_json({"ok": True, "scenario": scenario.model_dump(mode="json")})
+        doc = {"ok": True, "warnings": warnings, "scenario": scenario.model_dump(mode="json")}
+        print_json(doc)
     else:
+        for w in warnings:
+            message(f"warning: {w}")
         print(
             f"OK: {args.scenario}: {scenario.scenario.name!r}, {scenario.n_buckets} buckets, "
             f"{sim.horizon_months} months, {sim.paths:,} paths"

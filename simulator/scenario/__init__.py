@@ -14,6 +14,7 @@ from ._models import MONEY_LIMIT, Scenario, default_labels
 from ._paths import apply_overrides, check_field_path, parse_field_path
 from ._text import scenario_hash, scenario_toml, update_scenario_text
 from ._validate import scenario_from_dict, with_overrides
+from ._warnings import scenario_warnings
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -29,6 +30,7 @@ __all__ = [
     "scenario_from_dict",
     "scenario_hash",
     "scenario_toml",
+    "scenario_warnings",
     "update_scenario_text",
     "with_overrides",
 ]
