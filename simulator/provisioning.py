@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._util import json_ready
-from .analytic import MAX_RUNOFF_MONTHS, Calibration, ImpliedRates, implied_rates
+from .analytic import ImpliedRates, implied_rates
 from .scenario import Scenario, with_overrides
 
 if TYPE_CHECKING:
@@ -38,10 +37,8 @@ __all__ = [
     "WeightedEcl",
     "allowance_rollforward",
     "analyse",
-    "implied_rates_report",
     "provision_matrix",
     "result_tables",
-    "unresolved_note",
     "weighted_ecl",
 ]
 
@@ -280,42 +277,6 @@ class Analytics:
         return out
 
 
-def unresolved_note(summary: dict[str, Any], labels: list[str]) -> str | None:
-    """What the implied lifetime loss counts as lost without a default, in words, or ``None``.
-
-    Parameters
-    ----------
-    summary : dict
-        Holds ``implied_lifetime_loss``, ``implied_unresolved``, ``implied_method`` and
-        ``implied_stranded_buckets`` (a run's summary or the implied-rates report).
-    labels : list of str
-        The bucket labels (the last one is named when collections there are too slow).
-
-    Returns
-    -------
-    str or None
-        E.g. "of which 236.3 is still open after 600 months (50 years) and counted as lost:
-        collections in 4y+ are too slow to clear it"; ``None`` when that part is below 0.1 %
-        of the loss.
-    """
-    loss, part = summary.get("implied_lifetime_loss"), summary.get("implied_unresolved")
-    if loss is None or part is None or not loss > 0 or part < 1e-3 * loss:
-        return None
-    stranded = summary.get("implied_stranded_buckets") or []
-    where = (
-        f"balance in {', '.join(stranded)}, which collects nothing and has no write-off age"
-        if stranded
-        else f"collections in {labels[-1]} are too slow to clear it"
-    )
-    if summary.get("implied_method") == "exact":
-        return f"of which {part:,.1f} is never collected nor defaulted: {where}"
-    years = MAX_RUNOFF_MONTHS // 12
-    return (
-        f"of which {part:,.1f} is still open after {MAX_RUNOFF_MONTHS} months ({years} years) "
-        f"and counted as lost: {where}"
-    )
-
-
 def analyse(scenario: Scenario, *, workers: int | None = None) -> Analytics:
     """Implied rates (exact or run-off) and the weighted ECL of a scenario.
 
@@ -350,79 +311,3 @@ def result_tables(result: SimulationResult) -> dict[str, pd.DataFrame]:
     if analytics.ecl is not None:
         tables["ecl_scenarios.csv"] = analytics.ecl.table()
     return tables
-
-
-def _by_label(labels: list[str], values) -> dict[str, Any]:
-    out = {}
-    for lab, v in zip(labels, values, strict=True):
-        if isinstance(v, float | np.floating):
-            out[lab] = float(v) if math.isfinite(v) else None
-        else:
-            out[lab] = v
-    return out
-
-
-def implied_rates_report(
-    scenario: Scenario, implied: ImpliedRates, calibration: Calibration
-) -> dict[str, Any]:
-    """Disclosed vs implied rates and the calibrated default rates, keyed by bucket label.
-
-    Parameters
-    ----------
-    scenario : Scenario
-    implied : ImpliedRates
-        Implied rates with the scenario's default rates.
-    calibration : Calibration
-        Default rates solved to reproduce the disclosed rates.
-
-    Returns
-    -------
-    dict
-        JSON-ready; per-bucket values are objects keyed by label (DESIGN 2.9): ``gross``,
-        ``disclosed_rates``, ``implied_rates`` (+ ``_se``), ``gap`` (implied − disclosed) and
-        ``gap_z`` (gap / SE, ``null`` when exact), ``default_rates`` (the scenario's),
-        ``calibrated_default_rates`` (+ ``_se``), ``calibrated_implied_rates`` (+ ``_se``),
-        ``status``, ``lowest_reachable``, ``nearest_reachable`` and ``notes``; and
-        ``allowance_opening``, ``implied_lifetime_loss`` (+ ``_se``), ``allowance_coverage``,
-        ``consistent`` (every disclosed rate reachable with these collections).
-    """
-    labels = scenario.labels
-    disclosed = np.asarray(scenario.buckets.provision_rates, dtype=float)
-    gap = implied.rates - disclosed
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(implied.rates_se > 0, gap / implied.rates_se, np.nan)
-    analytics = Analytics(scenario=scenario, implied=implied, ecl=None)
-    fields = analytics.summary_fields()
-    cal = calibration
-    return json_ready(
-        {
-            "scenario": scenario.scenario.name,
-            "source": scenario.source,
-            "unit": scenario.money_unit,
-            "method": implied.method,
-            "paths": implied.paths,
-            "seed": implied.seed,
-            "gross": _by_label(labels, np.asarray(scenario.buckets.gross, dtype=float)),
-            "disclosed_rates": _by_label(labels, disclosed),
-            "implied_rates": _by_label(labels, implied.rates),
-            "implied_rates_se": _by_label(labels, implied.rates_se),
-            "gap": _by_label(labels, gap),
-            "gap_z": _by_label(labels, z),
-            "default_rates": _by_label(labels, cal.initial_default_rates),
-            "calibrated_default_rates": _by_label(labels, cal.default_rates),
-            "calibrated_default_rates_se": _by_label(labels, cal.default_rates_se),
-            "calibrated_implied_rates": _by_label(labels, cal.implied.rates),
-            "calibrated_implied_rates_se": _by_label(labels, cal.implied.rates_se),
-            "status": dict(zip(labels, cal.status, strict=True)),
-            "lowest_reachable": _by_label(labels, cal.lowest_reachable),
-            "nearest_reachable": _by_label(labels, cal.nearest_reachable),
-            "notes": dict(cal.notes),
-            "allowance_opening": analytics.allowance_opening,
-            "implied_lifetime_loss": fields["implied_lifetime_loss"],
-            "implied_lifetime_loss_se": fields["implied_lifetime_loss_se"],
-            "allowance_coverage": fields["allowance_coverage"],
-            "allowance_coverage_se": fields["allowance_coverage_se"],
-            "implied_runoff": fields["implied_runoff"],
-            "consistent": cal.consistent,
-        }
-    )

@@ -1,20 +1,16 @@
-"""Implied provision rates (DESIGN 2.8): the exact 12-periodic recursion against brute force,
-the run-off simulation against the exact rates within 4 SE, and the inverse (calibrating the
-default rates to a disclosed matrix), exactly and on common random numbers."""
+"""Implied provision rates (DESIGN 2.8): the exact 12-periodic recursion against brute force and
+the run-off simulation against the exact rates within 4 SE. The inverse is in test_inverse.py."""
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import numpy as np
 import pytest
 from factories import SEASONAL, make
-from scipy import stats
 
 from simulator.analytic import (
     RUNOFF_TOL,
-    calibrate_default_rates,
     exact_rates_available,
     implied_rates,
     lifetime_loss,
@@ -209,119 +205,3 @@ def test_default_paths_and_seed_come_from_the_scenario():
     sim = implied_rates(sc)
     assert (sim.paths, sim.seed, sim.stream) == (700, 5, (1,))
     assert np.array_equal(sim.rates, runoff_implied_rates(sc, paths=700, seed=5).rates)
-
-
-# -- calibration ------------------------------------------------------------------------------
-
-PHI0 = {"factor.persistence": 0.0, **SEASONS}
-# Collections fast enough that the targets below are reachable with a margin: e.g. of a unit in
-# the 6-12m bucket (30 %/month, seasonality 0.6-1.8) at most about 1/3 on average is still
-# uncollected when it turns 12 months, so any rate above ~1/3 of the next bucket's is reachable.
-FAST = {"collections.monthly_rate": [0.5, 0.4, 0.3, 0.2]}
-
-
-def _rates_with(sc, p):
-    return implied_rates(with_overrides(sc, {"defaults.monthly_rate": list(map(float, p))}))
-
-
-def test_calibration_recovers_known_default_rates_exactly():
-    sc = make(PHI0)
-    truth = [0.004, 0.01, 0.02, 0.05]
-    targets = _rates_with(sc, truth).rates
-    cal = calibrate_default_rates(sc, targets)
-    assert cal.method == "exact" and cal.status == ["calibrated"] * 4 and cal.consistent
-    np.testing.assert_allclose(cal.default_rates, truth, rtol=1e-9)
-    np.testing.assert_allclose(_rates_with(sc, cal.default_rates).rates, targets, atol=1e-6)
-
-
-@pytest.mark.parametrize("write_off", [None, 18], ids=["absorbing", "write_off"])
-def test_calibrated_rates_reproduce_a_disclosed_matrix(write_off):
-    sc = make({**PHI0, **FAST, "defaults.write_off_after_months": write_off})
-    disclosed = [0.15, 0.35, 0.55, 0.9]
-    sc = with_overrides(sc, {"buckets.provision_rates": disclosed})
-    cal = calibrate_default_rates(sc)
-    assert cal.status == ["calibrated"] * 4
-    np.testing.assert_allclose(cal.targets, disclosed)
-    implied = _rates_with(sc, cal.default_rates).rates  # computed afresh
-    np.testing.assert_allclose(implied, disclosed, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(cal.implied.rates, disclosed, rtol=0, atol=1e-6)
-
-
-def test_not_identified_bucket_keeps_its_default_rate():
-    sc = make({**PHI0, "collections.monthly_rate": [0.5, 0.4, 0.3, 0.0]})
-    sc = with_overrides(sc, {"buckets.provision_rates": [0.2, 0.45, 0.6, 1.0]})
-    cal = calibrate_default_rates(sc)
-    assert cal.status[-1] == "not_identified"
-    assert cal.default_rates[-1] == sc.defaults.monthly_rate[-1]
-    assert "not identified" in cal.notes["1y+"]
-    assert cal.status[:3] == ["calibrated"] * 3 and cal.consistent
-    # ... because 100 % holds whatever its default rate
-    for p in (0.0, 0.2, 0.9):
-        p_all = [*cal.default_rates[:3], p]
-        assert _rates_with(sc, p_all).rates[-1] == pytest.approx(1.0, abs=1e-12)
-    np.testing.assert_allclose(
-        _rates_with(sc, cal.default_rates).rates[:3], [0.2, 0.45, 0.6], rtol=0, atol=1e-6
-    )
-
-
-def test_unreachable_buckets_are_reported_with_the_nearest_rate():
-    sc = make({**PHI0, **FAST})
-    # 100 % on a bucket that still collects; 1 % on a young bucket whose balances roll into
-    # buckets that lose far more than 1 % even without defaults
-    sc = with_overrides(sc, {"buckets.provision_rates": [0.01, 0.5, 0.7, 1.0]})
-    cal = calibrate_default_rates(sc)
-    assert cal.status == ["unreachable", "calibrated", "calibrated", "unreachable"]
-    assert not cal.consistent
-    assert cal.default_rates[3] == sc.defaults.monthly_rate[3]  # kept
-    assert "100 %" in cal.notes["1y+"] and math.isnan(cal.nearest_reachable[3])
-    assert cal.default_rates[0] == 0.0
-    p_zero = [0.0, *cal.default_rates[1:]]
-    lowest = _rates_with(sc, p_zero).rates[0]
-    assert lowest > 0.01
-    assert cal.nearest_reachable[0] == pytest.approx(lowest, rel=1e-12)
-    assert cal.implied.rates[0] == pytest.approx(lowest, rel=1e-12)
-    assert "below" in cal.notes["0-3m"]
-
-
-def test_calibration_on_common_random_numbers():
-    sc = make({"simulation.runoff_paths": 3000, "simulation.seed": 4})
-    truth = [0.004, 0.01, 0.02, 0.05]
-    targets = runoff_implied_rates(with_overrides(sc, {"defaults.monthly_rate": truth})).rates
-    cal = calibrate_default_rates(sc, targets)
-    assert cal.method == "runoff" and cal.status == ["calibrated"] * 4
-    # same paths and stopping months: the truth is recovered and reproduces the targets
-    np.testing.assert_allclose(cal.default_rates, truth, rtol=1e-8)
-    np.testing.assert_allclose(cal.implied.rates, targets, rtol=0, atol=1e-9)
-    assert np.all(cal.default_rates_se > 0) and np.all(cal.implied.rates_se > 0)
-    solved = with_overrides(sc, {"defaults.monthly_rate": cal.default_rates.tolist()})
-    again = runoff_implied_rates(solved)
-    np.testing.assert_allclose(again.rates, targets, rtol=0, atol=1e-9)
-
-
-def test_standard_errors_of_solved_default_rates_match_their_spread_over_seeds():
-    """The delta-method SE against the spread of the solved rates over independent seeds."""
-    sc = make(
-        {
-            "buckets.edges_months": [0, 6],
-            "buckets.gross": [300.0, 100.0],
-            "buckets.provision_rates": [0.1, 0.6],
-            "collections.monthly_rate": [0.3, 0.03],
-            "defaults.monthly_rate": [0.005, 0.02],
-            "simulation.runoff_paths": 400,
-        }
-    )
-    targets = [0.3, 0.45]
-    solved = [calibrate_default_rates(sc, targets, seed=s, workers=1) for s in range(16)]
-    p = np.array([c.default_rates for c in solved])
-    se = np.array([c.default_rates_se for c in solved]).mean(axis=0)
-    ratio = p.std(axis=0, ddof=1) / se
-    dof = len(solved) - 1
-    lo, hi = np.sqrt(stats.chi2.ppf([0.0005, 0.9995], dof) / dof)
-    assert np.all((lo < ratio) & (ratio < hi)), ratio
-
-
-def test_calibration_refuses_bad_targets():
-    with pytest.raises(ValueError, match="targets must be 4 rates"):
-        calibrate_default_rates(make(PHI0), [0.1, 0.2])
-    with pytest.raises(ValueError, match="targets must be 4 rates"):
-        calibrate_default_rates(make(PHI0), [0.1, 0.2, 0.3, 1.5])

@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"engine"},
     {"analytic"},
     {"provisioning"},
-    {"api", "data"},
+    {"api", "adequacy", "data"},
     {"plots"},
     {"storage"},
     {"sweep"},

@@ -22,16 +22,18 @@ from ._book import (
 from ._chains import COLLECTED, LOST, AbsorbingChain, absorbing_chain, chain_from_scenario
 from ._exact import lifetime_loss
 from ._expected import expected_collection_hazard, expected_trajectory
-from ._inverse import Calibration, calibrate_default_rates
+from ._inverse import DEFAULT_MAX_DEFAULT_RATE, STATUSES, Calibration, calibrate_default_rates
 from ._runoff import implied_rates, runoff_implied_rates
 
 __all__ = [
     "COLLECTED",
+    "DEFAULT_MAX_DEFAULT_RATE",
     "LOST",
     "MAX_RUNOFF_MONTHS",
     "RUNOFF_BLOCK",
     "RUNOFF_STREAM",
     "RUNOFF_TOL",
+    "STATUSES",
     "AbsorbingChain",
     "Calibration",
     "ImpliedRates",

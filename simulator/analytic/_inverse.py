@@ -1,29 +1,37 @@
 """The inverse: default rates ``p_b`` that make the implied rates equal a disclosed matrix
-(DESIGN 2.8).
+(DESIGN 2.8), solved jointly.
 
-:func:`calibrate_default_rates` solves ``p_b``, last bucket first, so that the implied rates equal
-the disclosed ones: exactly (``scipy.optimize.brentq`` on the exact rates) when the months are
-independent, otherwise on common random numbers (the same paths and stopping months at every
-trial ``p_b``), with standard errors of the solved rates from the delta method.
+All ``p_b`` are solved at once by bounded least squares on the gaps between implied and
+disclosed rates (:func:`scipy.optimize.least_squares`), within a plausibility bound (default 5 %
+a month): exactly when the months are independent, otherwise on common random numbers (the same
+run-off paths and stopping months at every trial). Each bucket then gets one status:
+
+- ``reproduced``: the solved rates give the disclosed rate (flagged *implausible* when its
+  ``p_b`` sits at the bound);
+- ``below_reach``: the disclosed rate is lower than these collections allow with no defaults in
+  this and every older bucket (the matrix looks light for these collections, or collections are
+  faster than assumed);
+- ``above_reach``: it needs default rates beyond the bound (with ``needed`` the rate this bucket
+  alone would need, the older ones at their solved rates);
+- ``not_identified``: the implied rate does not depend on the default rates (nothing in this and
+  the older buckets is ever collected), so ``p_b`` is kept;
+- ``conflict``: reachable on its own, but not together with the rates the older buckets need.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import optimize
 
-from .._format import fmt_pct
 from .._util import block_sizes, thread_map
 from ..resources import check_memory
 from ..scenario import Scenario
 from ._book import (
-    _ID_TOL,
     MAX_RUNOFF_MONTHS,
     RUNOFF_BLOCK,
     RUNOFF_STREAM,
@@ -34,17 +42,21 @@ from ._book import (
     _paths_seed,
     exact_rates_available,
 )
-from ._exact import _exact_bucket, _exact_implied
-from ._runoff import _block_loss, _bucket_backward, _bucket_rates, _draw_factor, _forward, _runoff
+from ._exact import _exact_implied, _exact_loss
+from ._runoff import _bucket_backward, _bucket_rates, _draw_factor, _forward, _runoff
 
-__all__ = ["Calibration", "calibrate_default_rates"]
+__all__ = ["DEFAULT_MAX_DEFAULT_RATE", "STATUSES", "Calibration", "calibrate_default_rates"]
 
-T = TypeVar("T")
+#: Plausibility bound on a solved monthly default rate (5 % a month is over 45 % a year).
+DEFAULT_MAX_DEFAULT_RATE = 0.05
+STATUSES = ("reproduced", "below_reach", "above_reach", "not_identified", "conflict")
+#: Rates within this of each other are equal (the solve's tolerance on implied rates).
+RATE_TOL = 1e-6
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Default rates ``p_b`` solved so that the implied rates equal target (disclosed) rates.
+    """Default rates ``p_b`` solved jointly so that the implied rates equal target rates.
 
     Attributes
     ----------
@@ -54,21 +66,22 @@ class Calibration:
     initial_default_rates : ndarray, shape (K,)
         The scenario's ``p_b``.
     default_rates : ndarray, shape (K,)
-        Solved ``p_b``. For a bucket that is not identified, or cannot reach 100 %, the
-        scenario's ``p_b``; for a target below the lowest reachable rate, 0 (which gives the
-        nearest reachable rate).
+        Solved ``p_b`` in ``[0, max_default_rate]``; the scenario's where not identified.
     default_rates_se : ndarray, shape (K,)
-        Standard errors of the solved ``p_b`` (0 when exact; NaN where ``p_b`` was not solved).
+        Standard errors of the solved ``p_b`` (0 when exact; NaN where not reproduced).
     status : list of str
-        ``"calibrated"``, ``"not_identified"`` or ``"unreachable"`` per bucket.
-    lowest_reachable : ndarray, shape (K,)
-        The implied rate at ``p_b = 0`` (given the solved older buckets): no lower rate is
-        reachable. Rates up to (not including) 100 % are reachable unless not identified.
-    nearest_reachable : ndarray, shape (K,)
-        For unreachable buckets, the reachable rate nearest the target (NaN otherwise; for a
-        100 % target the nearest is approached only as ``p_b → 1``, also NaN).
+        One of :data:`STATUSES` per bucket.
+    floor, ceiling : ndarray, shape (K,)
+        The implied rate with ``p = 0`` and with ``p = max_default_rate`` in this and every
+        older bucket: the range of rates these collections can give.
+    needed : ndarray, shape (K,)
+        For ``above_reach`` buckets, the default rate the bucket alone would need (older buckets
+        at their solved rates); NaN otherwise, or when no rate below 1 reaches the target.
+    implausible : list of bool
+        Whether the solved ``p_b`` is at the bound.
+    max_default_rate : float
     notes : dict of str
-        An explanation per bucket that is not simply calibrated.
+        An explanation per bucket that is not simply reproduced.
     implied : ImpliedRates
         Implied rates with the solved ``p_b`` (on the same random numbers when simulated).
     method : str
@@ -83,8 +96,11 @@ class Calibration:
     default_rates: np.ndarray
     default_rates_se: np.ndarray
     status: list[str]
-    lowest_reachable: np.ndarray
-    nearest_reachable: np.ndarray
+    floor: np.ndarray
+    ceiling: np.ndarray
+    needed: np.ndarray
+    implausible: list[bool]
+    max_default_rate: float
     notes: dict[str, str]
     implied: ImpliedRates
     method: str
@@ -93,45 +109,68 @@ class Calibration:
 
     @property
     def consistent(self) -> bool:
-        """True when every target is reproduced (or holds whatever ``p_b``)."""
-        return all(s != "unreachable" for s in self.status)
+        """True when every target is reproduced (or holds whatever ``p_b``) within the bound."""
+        return all(s in ("reproduced", "not_identified") for s in self.status) and not any(
+            self.implausible
+        )
 
 
-def _solve_bucket(
-    rate: Callable[[float], float], target: float, p_now: float
-) -> tuple[float, str, float, float, str]:
-    """Solve ``rate(p) = target`` on ``p`` in [0, 1), ``rate`` non-decreasing with rate(1) = 1.
+@dataclass
+class _Rates:
+    """Implied rates as a function of the default rates: exact, or on common random numbers.
 
-    Returns ``(p, status, lowest reachable, nearest reachable, note)``.
+    On common random numbers, bucket ``b``'s lifetime loss depends only on ``p`` of ``b`` and
+    the older buckets; each bucket's backward recursion is kept for the last ``p[b:]`` it was
+    computed with, so a trial that changes only young buckets' rates (a column of a
+    finite-difference Jacobian) recomputes only those.
     """
-    low = rate(0.0)
-    if target >= 1.0 - _ID_TOL:
-        if low >= 1.0 - _ID_TOL:
-            note = (
-                f"100 % holds for every p_b: nothing in this bucket is ever collected (it is "
-                f"lost whether or not it defaults), so p_b is not identified and is kept at "
-                f"{fmt_pct(p_now)}"
-            )
-            return p_now, "not_identified", low, math.nan, note
-        note = (
-            f"100 % is out of reach while this bucket (or an older one it rolls into) still "
-            f"collects: the implied rate tends to 100 % only as p_b → 1 (everything defaulting in "
-            f"its first month); the lowest reachable rate is {fmt_pct(low)}; p_b kept at "
-            f"{fmt_pct(p_now)}"
-        )
-        return p_now, "unreachable", low, math.nan, note
-    if target < low - _ID_TOL:
-        note = (
-            f"{fmt_pct(target)} is below {fmt_pct(low)}, the lowest rate these collections "
-            f"allow: even with p_b = 0, what is not collected before it ages out of the bucket "
-            f"is lost at the older buckets' rates; p_b set to 0, which gives the nearest "
-            f"reachable rate"
-        )
-        return 0.0, "unreachable", low, low, note
-    if target <= low + _ID_TOL:
-        return 0.0, "calibrated", low, math.nan, ""
-    p = optimize.brentq(lambda x: rate(x) - target, 0.0, 1.0, xtol=1e-15, rtol=1e-15, maxiter=500)
-    return float(p), "calibrated", low, math.nan, ""
+
+    book: _Book
+    blocks: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    paths: int = 0
+    workers: int | None = None
+    _cache: dict[int, tuple[tuple[float, ...], list]] = field(default_factory=dict)
+
+    @property
+    def exact(self) -> bool:
+        return not self.blocks
+
+    def _book_at(self, p: np.ndarray) -> _Book:
+        return _Book(**{**self.book.__dict__, "p": np.asarray(p, dtype=float).copy()})
+
+    def _losses(self, p: np.ndarray) -> list[np.ndarray]:
+        """``L(a, 1)`` of every block, each (A, n), reusing what older buckets' rates allow."""
+        book = self.book
+        boundaries: list = [None] * len(self.blocks)
+        parts: list[list[np.ndarray]] = [[] for _ in self.blocks]
+        for b in range(book.n_buckets - 1, -1, -1):
+            key = tuple(float(x) for x in p[b:])
+            hit = self._cache.get(b)
+            if hit is None or hit[0] != key:
+
+                def one(i: int, b: int = b, bd: list = boundaries) -> tuple:
+                    z, stop = self.blocks[i]
+                    return _bucket_backward(book, b, float(p[b]), z, stop, bd[i], series=b > 0)
+
+                hit = (key, list(thread_map(one, len(self.blocks), self.workers)))
+                self._cache[b] = hit
+            for i, (loss_b, series) in enumerate(hit[1]):
+                parts[i].append(loss_b)
+                boundaries[i] = series
+        return [np.concatenate(part[::-1], axis=0) for part in parts]
+
+    def per_path(self, p: np.ndarray) -> np.ndarray:
+        """Per-path implied rates, shape (K, paths), on the common random numbers."""
+        losses = self._losses(p)
+        return np.concatenate([_bucket_rates(self.book, loss) for loss in losses], axis=1)
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        """Implied rates of every bucket, shape (K,)."""
+        if self.exact:
+            book = self._book_at(p)
+            loss = _exact_loss(book)[:, book.first]
+            return np.array([book.weights[lo:hi] @ loss[lo:hi] for lo, hi in book.slices])
+        return self.per_path(p).sum(axis=1) / self.paths
 
 
 def _check_targets(scenario: Scenario, targets: Sequence[float] | None) -> np.ndarray:
@@ -146,6 +185,7 @@ def calibrate_default_rates(
     scenario: Scenario,
     targets: Sequence[float] | None = None,
     *,
+    max_default_rate: float = DEFAULT_MAX_DEFAULT_RATE,
     method: str = "auto",
     paths: int | None = None,
     seed: int | None = None,
@@ -153,22 +193,16 @@ def calibrate_default_rates(
 ) -> Calibration:
     """Solve the monthly default rates ``p_b`` that make the implied rates equal ``targets``.
 
-    Buckets are solved from the last to the first, since the lifetime loss of a bucket depends
-    only on its own and the older buckets' default rates. The collection assumptions are held
-    fixed. Exactly (root finding on the exact rates) when :func:`exact_rates_available`,
-    otherwise on common random numbers: the same run-off paths and stopping months for every
-    trial ``p_b``, so that the implied rates are smooth and monotone in ``p_b``.
-
-    A target that holds for every ``p_b`` (100 % on a bucket whose balances are never collected)
-    is *not identified*: the scenario's ``p_b`` is kept. A target that no ``p_b < 1`` reaches is
-    *unreachable*: below the rate at ``p_b = 0`` the solved ``p_b`` is 0 (the nearest reachable
-    rate); 100 % on a bucket that still collects keeps the scenario's ``p_b``.
+    Jointly, by bounded least squares on the gaps (module docstring), with the collection
+    assumptions held fixed.
 
     Parameters
     ----------
     scenario : Scenario
     targets : sequence of float, optional
         Rates to reproduce (default: ``buckets.provision_rates``, the disclosed matrix).
+    max_default_rate : float, optional
+        The plausibility bound on a monthly default rate, in (0, 1).
     method : {"auto", "exact", "runoff"}
     paths, seed : int, optional
         Run-off paths and seed (defaults from the scenario).
@@ -182,11 +216,14 @@ def calibrate_default_rates(
     Raises
     ------
     ValueError
-        If the targets are not K rates in [0, 1], or ``method="exact"`` has no exact answer.
+        If the targets are not K rates in [0, 1], the bound is not in (0, 1), or
+        ``method="exact"`` has no exact answer.
     ResourceError
         If holding the common random numbers would not fit in memory.
     """
     target = _check_targets(scenario, targets)
+    if not (0.0 < max_default_rate < 1.0):
+        raise ValueError(f"max_default_rate must be in (0, 1), got {max_default_rate!r}")
     if method not in ("auto", "exact", "runoff"):
         raise ValueError(f"method must be 'auto', 'exact' or 'runoff', got {method!r}")
     exact = exact_rates_available(scenario)
@@ -194,159 +231,263 @@ def calibrate_default_rates(
         raise _no_exact(scenario)
     book = _book(scenario)
     if method == "exact" or (method == "auto" and exact):
-        return _calibrate_exact(scenario, book, target)
-    paths, seed = _paths_seed(scenario, paths, seed)
-    return _calibrate_runoff(scenario, book, target, paths, seed, workers)
+        rates = _Rates(book)
+        paths = seed = None
+    else:
+        paths, seed = _paths_seed(scenario, paths, seed)
+        rates = _common_random_numbers(book, paths, seed, workers)
+    return _solve(scenario, rates, target, max_default_rate, paths, seed, workers)
 
 
-def _with_rates(book: _Book, p: np.ndarray) -> _Book:
-    return _Book(**{**book.__dict__, "p": np.asarray(p, dtype=float).copy()})
+def _common_random_numbers(book: _Book, paths: int, seed: int, workers: int | None) -> _Rates:
+    """The run-off paths of the implied rates, held so that every trial uses the same ones."""
+    sizes = block_sizes(paths, RUNOFF_BLOCK)
+    need = paths * (MAX_RUNOFF_MONTHS + 2) * 8 * 2
+    need += (
+        min(workers or os.cpu_count() or 1, len(sizes))
+        * RUNOFF_BLOCK
+        * 8
+        * (4 * MAX_RUNOFF_MONTHS + 3 * book.n_ages)
+    )
+    check_memory(need, f"calibrating on {paths:,} run-off paths", "use fewer run-off paths")
+
+    def prepare(i: int) -> tuple[np.ndarray, np.ndarray]:
+        z = _draw_factor(book, seed, i, sizes[i], (RUNOFF_STREAM,))
+        stop, _ = _forward(book, z)  # the stopping month does not depend on p_b
+        return z, stop
+
+    blocks = list(thread_map(prepare, len(sizes), workers))
+    return _Rates(book, blocks, paths, workers)
 
 
-def _finish(
+def _solve(
     scenario: Scenario,
-    book: _Book,
+    rates: _Rates,
     target: np.ndarray,
-    solved: list[tuple[float, str, float, float, str]],
-    se: np.ndarray,
-    implied: ImpliedRates,
-    method: str,
-    paths: int | None = None,
-    seed: int | None = None,
+    bound: float,
+    paths: int | None,
+    seed: int | None,
+    workers: int | None,
 ) -> Calibration:
-    order = solved[::-1]  # solved last bucket first
+    book = rates.book
+    k = book.n_buckets
+    p_file = np.asarray(book.p, dtype=float)
+    floor, ceiling = rates(np.zeros(k)), rates(np.full(k, bound))
+    moves = ceiling - floor > RATE_TOL  # the rate moves with the default rates
+    low, high = target < floor - RATE_TOL, target > ceiling + RATE_TOL
+    # out of reach: held at the nearest end of the plausible range; the rest solved jointly
+    p = np.where(moves, np.clip(p_file, 0.0, bound), p_file)
+    p[moves & low] = 0.0
+    p[moves & high] = bound
+    free = np.flatnonzero(moves & ~low & ~high)
+    jac = np.zeros((0, 0))
+    if free.size:
+        p = _sequential_start(rates, target, p, free, bound)
+        p, jac = _least_squares(rates, target, p, free, bound)
+    got = rates(p)
+    status, needed = _statuses(rates, target, p, got, floor, ceiling, bound)
+    # reproduced only at the bound (to the solve's tolerance on p)
+    implausible = [bool(b in free and p[b] >= bound * (1 - 1e-6)) for b in range(k)]
+    se = _standard_errors(rates, p, status, free, jac)
+    solved_book = rates._book_at(p)
+    if rates.exact:
+        implied = _exact_implied(solved_book)
+    else:
+        implied = _runoff(solved_book, rates.paths, seed, (RUNOFF_STREAM,), workers)
     return Calibration(
         labels=book.labels,
         targets=target,
         initial_default_rates=np.asarray(scenario.defaults.monthly_rate, dtype=float),
-        default_rates=np.array([s[0] for s in order]),
+        default_rates=p,
         default_rates_se=se,
-        status=[s[1] for s in order],
-        lowest_reachable=np.array([s[2] for s in order]),
-        nearest_reachable=np.array([s[3] for s in order]),
-        notes={lab: s[4] for lab, s in zip(book.labels, order, strict=True) if s[4]},
+        status=status,
+        floor=floor,
+        ceiling=ceiling,
+        needed=needed,
+        implausible=implausible,
+        max_default_rate=bound,
+        notes=_notes(
+            book.labels, target, got, p, floor, ceiling, needed, status, implausible, bound
+        ),
         implied=implied,
-        method=method,
+        method="exact" if rates.exact else "runoff",
         paths=paths,
         seed=seed,
     )
 
 
-def _calibrate_exact(scenario: Scenario, book: _Book, target: np.ndarray) -> Calibration:
-    p = book.p.copy()
-    solved = []
-    boundary = None
-    for b in range(book.n_buckets - 1, -1, -1):
-        lo, hi = book.slices[b]
-        w = book.weights[lo:hi]
-
-        def rate(x: float, b=b, w=w, boundary=boundary) -> float:
-            return float(w @ _exact_bucket(book, b, x, boundary)[:, book.first])
-
-        res = _solve_bucket(rate, float(target[b]), float(p[b]))
-        p[b] = res[0]
-        solved.append(res)
-        boundary = _exact_bucket(book, b, p[b], boundary)[0]
-    implied = _exact_implied(_with_rates(book, p))
-    se = np.where([s[1] == "calibrated" for s in solved[::-1]], 0.0, np.nan)
-    return _finish(scenario, book, target, solved, se, implied, "exact")
-
-
-def _calibrate_runoff(
-    scenario: Scenario,
-    book: _Book,
-    target: np.ndarray,
-    paths: int,
-    seed: int,
-    workers: int | None,
-) -> Calibration:
-    sizes = block_sizes(paths, RUNOFF_BLOCK)
-    # the factor paths and one boundary series of every path are held at once
-    need = paths * (2 * (MAX_RUNOFF_MONTHS + 2) + 2 * book.n_buckets) * 8
-    need += (
-        min(workers or os.cpu_count() or 1, len(sizes)) * RUNOFF_BLOCK * 8 * (4 * MAX_RUNOFF_MONTHS)
-    )
-    check_memory(need, f"calibrating on {paths:,} run-off paths", "use fewer run-off paths")
-    stream = (RUNOFF_STREAM,)
-
-    def run(fn: Callable[[int], T], items: range) -> Iterator[T]:
-        return thread_map(fn, len(items), workers)
-
-    def prepare(i: int):
-        z = _draw_factor(book, seed, i, sizes[i], stream)
-        stop, _ = _forward(book, z)  # the stopping month does not depend on p_b
-        return z, stop
-
-    blocks = list(run(prepare, range(len(sizes))))
-    p = book.p.copy()
-    solved = []
-    boundaries: list[np.ndarray | None] = [None] * len(blocks)
-    for b in range(book.n_buckets - 1, -1, -1):
-        lo, hi = book.slices[b]
-        w = book.weights[lo:hi]
-
-        def rate(x: float, b=b, w=w, bd=boundaries) -> float:
-            def one(i: int) -> float:
-                z, stop = blocks[i]
-                L1, _ = _bucket_backward(book, b, x, z, stop, bd[i], series=False)
-                return float((w @ L1).sum())
-
-            return math.fsum(run(one, range(len(blocks)))) / paths
-
-        res = _solve_bucket(rate, float(target[b]), float(p[b]))
-        p[b] = res[0]
-        solved.append(res)
-        if b > 0:
-
-            def commit(i: int, b=b, bd=boundaries) -> np.ndarray | None:
-                z, stop = blocks[i]
-                _, ser = _bucket_backward(book, b, p[b], z, stop, bd[i], series=True)
-                return ser
-
-            boundaries = list(run(commit, range(len(blocks))))
-    boundaries = []
-    calibrated_book = _with_rates(book, p)
-
-    def rates_at(q: np.ndarray) -> np.ndarray:
-        def one(i: int) -> np.ndarray:
-            z, stop = blocks[i]
-            return _bucket_rates(book, _block_loss(book, q, z, stop))
-
-        return np.concatenate(list(run(one, range(len(blocks)))), axis=1)
-
-    status = [s[1] for s in solved[::-1]]
-    se = _calibration_se(p, status, rates_at, paths)
-    implied = _runoff(calibrated_book, paths, seed, stream, workers)
-    return _finish(scenario, book, target, solved, se, implied, "runoff", paths, seed)
-
-
-def _calibration_se(
-    p: np.ndarray, status: list[str], rates_at: Callable[[np.ndarray], np.ndarray], n: int
+def _sequential_start(
+    rates: _Rates, target: np.ndarray, p0: np.ndarray, free: np.ndarray, bound: float
 ) -> np.ndarray:
-    """Delta-method standard errors of the solved ``p_b`` on common random numbers.
+    """A starting point: each free bucket solved alone, oldest first, within ``[0, bound]``
+    (exact where the buckets are reachable one after the other)."""
+    p = p0.copy()
+    for b in sorted(free, reverse=True):
 
-    The solved rates solve the estimating equations ``mean_paths r_b(p) = target_b`` for the
-    calibrated buckets; ``Var(p̂) ≈ J⁻¹ Σ J⁻ᵀ / n`` with ``J`` the Jacobian of the mean rates
-    (central differences on the same paths) and ``Σ`` the covariance of the per-path rates.
+        def gap(x: float, b: int = b) -> float:
+            q = p.copy()
+            q[b] = x
+            return float(rates(q)[b]) - target[b]
+
+        lo, hi = gap(0.0), gap(bound)
+        if lo >= 0.0:
+            p[b] = 0.0
+        elif hi <= 0.0:
+            p[b] = bound
+        else:
+            p[b] = optimize.brentq(gap, 0.0, bound, xtol=1e-14, rtol=1e-12)
+    return p
+
+
+def _least_squares(
+    rates: _Rates, target: np.ndarray, p0: np.ndarray, free: np.ndarray, bound: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounded least squares of the gaps of the buckets whose rates depend on ``p``."""
+    base = p0.copy()
+
+    def gaps(x: np.ndarray) -> np.ndarray:
+        q = base.copy()
+        q[free] = x
+        return rates(q)[free] - target[free]
+
+    res = optimize.least_squares(
+        gaps,
+        p0[free],
+        bounds=(0.0, bound),
+        method="trf",
+        x_scale=bound,
+        diff_step=1e-6,
+        xtol=1e-12,
+        ftol=1e-12,
+        gtol=1e-12,
+    )
+    p = base.copy()
+    p[free] = np.clip(res.x, 0.0, bound)
+    return p, res.jac
+
+
+def _statuses(
+    rates: _Rates,
+    target: np.ndarray,
+    p: np.ndarray,
+    got: np.ndarray,
+    floor: np.ndarray,
+    ceiling: np.ndarray,
+    bound: float,
+) -> tuple[list[str], np.ndarray]:
+    status, needed = [], np.full(len(p), np.nan)
+    for b in range(len(p)):
+        if target[b] < floor[b] - RATE_TOL:
+            status.append("below_reach")
+        elif target[b] > ceiling[b] + RATE_TOL:
+            status.append("above_reach")
+            if ceiling[b] - floor[b] > RATE_TOL:
+                needed[b] = _needed(rates, target[b], p, b, bound)
+        elif ceiling[b] - floor[b] <= RATE_TOL:
+            status.append("not_identified")
+        elif abs(got[b] - target[b]) <= RATE_TOL:
+            status.append("reproduced")
+        else:
+            status.append("conflict")
+    return status, needed
+
+
+def _needed(rates: _Rates, target: float, p: np.ndarray, b: int, bound: float) -> float:
+    """The default rate bucket ``b`` alone would need for ``target`` (others as solved)."""
+
+    def gap(x: float) -> float:
+        q = p.copy()
+        q[b] = x
+        return float(rates(q)[b]) - target
+
+    top = 1.0 - 1e-9
+    if gap(top) < 0:
+        return math.nan
+    return float(optimize.brentq(gap, bound, top, xtol=1e-10))
+
+
+def _standard_errors(
+    rates: _Rates, p: np.ndarray, status: list[str], free: np.ndarray, jac: np.ndarray
+) -> np.ndarray:
+    """Delta-method SEs of the reproduced ``p_b`` on common random numbers (0 when exact).
+
+    The reproduced rates solve ``mean_paths r_b(p) = target_b``: ``Var(p̂) ≈ J⁻¹ Σ J⁻ᵀ / n``
+    with ``J`` the Jacobian of the mean rates and ``Σ`` the covariance of the per-path rates.
     """
     se = np.full(len(p), np.nan)
-    idx = [b for b, s in enumerate(status) if s == "calibrated"]
-    if not idx or n < 2:
+    idx = [b for b in range(len(p)) if status[b] == "reproduced"]
+    if not idx:
         return se
-    per_path = rates_at(p)
-    sigma = np.atleast_2d(np.cov(per_path[idx]))
-    jac = np.empty((len(idx), len(idx)))
-    for j, b in enumerate(idx):
-        step = max(1e-4 * p[b], 1e-7)
-        up, down = p.copy(), p.copy()
-        up[b] = min(p[b] + step, 1.0)
-        down[b] = max(p[b] - step, 0.0)
-        diff = rates_at(up).mean(axis=1) - rates_at(down).mean(axis=1)
-        jac[:, j] = diff[idx] / (up[b] - down[b])
+    if rates.exact:
+        se[idx] = 0.0
+        return se
+    if rates.paths < 2:
+        return se
+    pos = [int(np.flatnonzero(free == b)[0]) for b in idx]
+    j = jac[np.ix_(pos, pos)]
+    sigma = np.atleast_2d(np.cov(rates.per_path(p)[idx]))
     try:
-        inv = np.linalg.inv(jac)
+        inv = np.linalg.inv(j)
     except np.linalg.LinAlgError:
         return se
-    cov = inv @ sigma @ inv.T / n
+    cov = inv @ sigma @ inv.T / rates.paths
     se[idx] = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     return se
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def _notes(
+    labels: list[str],
+    target: np.ndarray,
+    got: np.ndarray,
+    p: np.ndarray,
+    floor: np.ndarray,
+    ceiling: np.ndarray,
+    needed: np.ndarray,
+    status: list[str],
+    implausible: list[bool],
+    bound: float,
+) -> dict[str, str]:
+    notes = {}
+    for b, lab in enumerate(labels):
+        s = status[b]
+        if s == "not_identified":
+            notes[lab] = (
+                f"{_pct(target[b])} holds for every default rate: nothing in this bucket or the "
+                f"older ones is ever collected, so p_b is not identified and is kept at "
+                f"{_pct(p[b])}"
+            )
+        elif s == "below_reach":
+            notes[lab] = (
+                f"{_pct(target[b])} is below {_pct(floor[b])}, the lowest rate these collections "
+                f"allow with no defaults in this and every older bucket: the matrix looks light "
+                f"for these collections, or collections are faster than assumed"
+            )
+        elif s == "above_reach":
+            need = (
+                f"needs {_pct(needed[b])}/month defaults"
+                if math.isfinite(needed[b])
+                else "is out of reach while the bucket still collects"
+            )
+            notes[lab] = (
+                f"{_pct(target[b])} {need}, beyond the plausible {_pct(bound)}/month; the most "
+                f"these collections give with {_pct(bound)} is {_pct(ceiling[b])}"
+            )
+        elif s == "conflict":
+            held = [
+                f"{labels[o]} at {_pct(p[o])}"
+                for o in range(b + 1, len(labels))
+                if status[o] in ("above_reach", "below_reach")
+            ]
+            why = f"held at {', '.join(held)}" if held else "at their solved rates"
+            notes[lab] = (
+                f"{_pct(target[b])} is within reach on its own ({_pct(floor[b])} to "
+                f"{_pct(ceiling[b])}), but not with the older buckets {why}: the closest is "
+                f"{_pct(got[b])} at p_b = {_pct(p[b])}"
+            )
+        elif implausible[b]:
+            notes[lab] = f"reproduced only at the plausibility bound of {_pct(bound)}/month"
+    return notes

@@ -20,31 +20,27 @@ from ._common import (
     write_out_text,
 )
 
-_STATUS_TEXT = {
-    "calibrated": "reproduced",
-    "not_identified": "not identified",
-    "unreachable": "UNREACHABLE",
-}
+
+def _status_text(r: dict[str, Any], lab: str) -> str:
+    status = r["status"][lab]
+    if status == "reproduced":
+        return "reproduced, at the bound" if r["implausible"][lab] else "reproduced"
+    if status == "above_reach":
+        need = r["needed"][lab]
+        return f"above reach: needs {fmt_pct(need, 1)}" if need is not None else "above reach"
+    return status.replace("_", " ")
 
 
-def _format_implied(r: dict[str, Any]) -> str:
-    labels = list(r["disclosed_rates"])
-    unit = r["unit"] or "money units"
+def _rows(r: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     exact = r["method"] == "exact"
-    how = (
-        "exact (independent months)"
-        if exact
-        else f"run-off of the opening book, {r['paths']:,} paths, seed {r['seed']}"
-    )
-    head = ["bucket", "gross", "disclosed", "implied", "± SE", "gap", "p_b now", "p_b solved"]
-    head += ["gives", "status"]
+    head = ["bucket", "gross", "disclosed", "implied", "± SE", "gap", "p_b file", "p_b solved"]
+    head += ["gives", "reach", "status"]
     rows = []
-    for lab in labels:
+    for lab in r["disclosed_rates"]:
         p_se = r["calibrated_default_rates_se"][lab]
         solved = fmt_pct(r["calibrated_default_rates"][lab], 3)
-        if not exact and p_se is not None and r["status"][lab] == "calibrated":
-            solved += f" ± {100 * p_se:.3f} %"
-        gap = r["gap"][lab]
+        if not exact and p_se is not None and r["status"][lab] == "reproduced":
+            solved += f" ± {fmt_pct(p_se, 3)}"
         rows.append(
             [
                 lab,
@@ -52,13 +48,30 @@ def _format_implied(r: dict[str, Any]) -> str:
                 fmt_pct(r["disclosed_rates"][lab]),
                 fmt_pct(r["implied_rates"][lab]),
                 "exact" if exact else fmt_pct(r["implied_rates_se"][lab]),
-                f"{100 * gap:+.2f} pp",
+                f"{100 * r['gap'][lab]:+.2f} pp",
                 fmt_pct(r["default_rates"][lab], 3),
                 solved,
                 fmt_pct(r["calibrated_implied_rates"][lab]),
-                _STATUS_TEXT[r["status"][lab]],
+                f"{fmt_pct(r['floor'][lab], 1)}–{fmt_pct(r['ceiling'][lab], 1)}",
+                _status_text(r, lab),
             ]
         )
+    return head, rows
+
+
+def format_implied(r: dict[str, Any]) -> str:
+    """The implied-rates report (:func:`simulator.adequacy.implied_rates_report`) as text."""
+    from ..adequacy import unresolved_note
+
+    unit = r["unit"] or "money units"
+    exact = r["method"] == "exact"
+    bound = fmt_pct(r["max_default_rate"], 0)
+    how = (
+        "exact (independent months)"
+        if exact
+        else f"run-off of the opening book, {r['paths']:,} paths, seed {r['seed']}"
+    )
+    head, rows = _rows(r)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
 
     def line(cells: list[str]) -> str:
@@ -68,9 +81,12 @@ def _format_implied(r: dict[str, Any]) -> str:
 
     lines = [
         f"{r['scenario']} ({unit}): disclosed vs model-implied provision rates",
-        f"Implied: {how}. gap = implied − disclosed.",
-        "p_b = monthly default rate: the file's, and solved (last bucket first, collections held",
-        "fixed) so that the implied rate equals the disclosed one; 'gives' = the rate it gives.",
+        f"Implied: {how}, with the file's monthly default rates (p_b file); gap = implied − "
+        f"disclosed.",
+        f"p_b solved: all buckets at once (least squares on the gaps, collections held fixed, at "
+        f"most {bound} a month);",
+        f"'gives' = the implied rate at the solved p_b; 'reach' = the implied rates possible with "
+        f"p_b from 0 to {bound} in this and every older bucket.",
         "",
         line(head),
         *(line(row) for row in rows),
@@ -80,48 +96,19 @@ def _format_implied(r: dict[str, Any]) -> str:
     se = "(exact)" if exact else f"± {fmt_money(r['implied_lifetime_loss_se'])}"
     lines.append(
         f"Opening allowance {fmt_money(r['allowance_opening'])} against an implied lifetime "
-        f"loss of "
-        f"{fmt_money(r['implied_lifetime_loss'])} {se}"
-        + (f": coverage {100 * cov:.1f} %." if cov is not None else ".")
+        f"loss of {fmt_money(r['implied_lifetime_loss'])} {se}"
+        + (f": coverage {fmt_pct(cov, 1)}." if cov is not None else ".")
     )
+    note = unresolved_note(r, list(r["disclosed_rates"]))
+    if note:
+        lines.append(f"  {note[0].upper()}{note[1:]}.")
     if r["notes"]:
         lines += ["", "Notes:"]
         lines += [f"  {lab}: {text}" for lab, text in r["notes"].items()]
-    lines += ["", _verdict(r)]
+    lines += ["", f"Verdict: {r['verdict']}"]
     if r.get("written"):
         lines += ["", f"Calibrated scenario written to {r['written']}"]
     return "\n".join(lines)
-
-
-def _verdict(r: dict[str, Any]) -> str:
-    status = r["status"]
-    unreachable = [lab for lab, s in status.items() if s == "unreachable"]
-    free = [lab for lab, s in status.items() if s == "not_identified"]
-    if unreachable:
-        text = (
-            f"Verdict: NOT consistent with these collection assumptions. No default rate gives "
-            f"the disclosed rate of {', '.join(unreachable)} (see the notes); the solved p_b "
-            f"give the nearest reachable rates. Faster collections (or a different disclosed "
-            f"matrix) would be needed."
-        )
-    else:
-        text = (
-            "Verdict: consistent with these collection assumptions: the solved p_b reproduce "
-            "every disclosed rate" + (f" ({', '.join(free)}: holds for any p_b)." if free else ".")
-        )
-    exact = r["method"] == "exact"
-    # within 4 SE, plus the stopping rule's bound on what the run-off counts as lost
-    close = [
-        lab
-        for lab in status
-        if abs(r["gap"][lab]) <= (0.0 if exact else 4 * (r["implied_rates_se"][lab] or 0.0)) + 1e-6
-    ]
-    tol = "to 1e-6" if exact else "within 4 SE"
-    text += (
-        f" With the file's own p_b, {len(close)} of {len(status)} implied rates match the "
-        f"disclosed ones {tol}."
-    )
-    return text
 
 
 def _calibration_note(r: dict[str, Any]) -> str:
@@ -132,24 +119,26 @@ def _calibration_note(r: dict[str, Any]) -> str:
     )
     parts = [
         f"CALIBRATED by 'arsim implied-rates --calibrate-defaults' (arsim {__version__}): "
-        f"defaults.monthly_rate solved, last bucket first, so that the implied provision rates "
-        f"equal buckets.provision_rates with this file's collection assumptions ({how})."
+        f"defaults.monthly_rate solved jointly (least squares, at most "
+        f"{fmt_pct(r['max_default_rate'], 0)} a month) so that the implied provision rates come "
+        f"as close as they can to buckets.provision_rates with this file's collection "
+        f"assumptions ({how}). {r['verdict']}"
     ]
-    kinds = (("not_identified", "Not identified (p_b kept)"), ("unreachable", "Unreachable"))
-    for kind, text in kinds:
-        labs = [lab for lab, s in r["status"].items() if s == kind]
-        if labs:
-            parts.append(f"{text}: {', '.join(labs)}.")
     return " ".join(parts)
 
 
 def cmd_implied_rates(args: argparse.Namespace) -> int:
+    from ..adequacy import implied_rates_report
     from ..analytic import calibrate_default_rates, implied_rates
-    from ..provisioning import implied_rates_report
     from ..resources import ResourceError
     from ..scenario import scenario_from_dict, update_scenario_text, with_overrides
 
     out = None
+    if not 0.0 < args.max_default_rate < 1.0:
+        raise UserError(
+            f"{args.scenario}: --max-default-rate: must be a monthly rate in (0, 1), got "
+            f"{args.max_default_rate:g}"
+        )
     if args.out is not None and not args.calibrate_defaults:
         raise UserError(f"{args.out}: --out: only with --calibrate-defaults (the file to write)")
     if args.calibrate_defaults:
@@ -164,7 +153,9 @@ def cmd_implied_rates(args: argparse.Namespace) -> int:
         scenario = with_overrides(scenario, {"simulation.runoff_paths": args.runoff_paths})
     try:
         implied = implied_rates(scenario, workers=args.workers)
-        calibration = calibrate_default_rates(scenario, workers=args.workers)
+        calibration = calibrate_default_rates(
+            scenario, max_default_rate=args.max_default_rate, workers=args.workers
+        )
     except ResourceError as exc:
         raise UserError(f"{args.scenario}: simulation.runoff_paths: {exc}") from None
     report = implied_rates_report(scenario, implied, calibration)
@@ -177,7 +168,7 @@ def cmd_implied_rates(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(_format_implied(report))
+        print(format_implied(report))
     return EXIT_OK
 
 
@@ -196,6 +187,14 @@ def add_parsers(sub: Any) -> None:
         help="run-off paths when the factor is persistent (default simulation.runoff_paths)",
     )
     p.add_argument("--seed", type=int, help="random seed (default simulation.seed)")
+    p.add_argument(
+        "--max-default-rate",
+        type=float,
+        default=0.05,
+        metavar="P",
+        help="plausibility bound on a solved monthly default rate (default 0.05: 5 %% a month); "
+        "a bucket that needs more is 'above reach'",
+    )
     p.add_argument(
         "--calibrate-defaults",
         action="store_true",

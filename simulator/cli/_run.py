@@ -73,7 +73,7 @@ def implied_lines(s: dict[str, Any]) -> list[str]:
         return []
     runoff = s.get("implied_runoff")
     how = "exact" if runoff is None else f"run-off of {runoff['paths']:,} paths"
-    from ..provisioning import unresolved_note
+    from ..adequacy import unresolved_note
 
     lines = [
         f"  implied lifetime loss   {fmt_pm(loss, s['implied_lifetime_loss_se'])}"
