@@ -7,7 +7,7 @@ import math
 import numbers
 from typing import Any
 
-__all__ = ["finite", "fmt_list", "fmt_money", "fmt_num", "fmt_pct", "fmt_pm"]
+__all__ = ["finite", "fmt_list", "fmt_money", "fmt_num", "fmt_pct", "fmt_pct_sig", "fmt_pm"]
 
 
 def finite(x: Any) -> bool:
@@ -21,6 +21,17 @@ def fmt_pct(p: float | None, digits: int = 2, width: int = 0) -> str:
     ``width`` pads the number (not the ``%``) to that many characters.
     """
     return f"{100 * p:{width}.{digits}f} %" if finite(p) else "n/a"
+
+
+def fmt_pct_sig(p: float | None, sig: int = 2, digits: int = 2) -> str:
+    """A small percentage (a standard error) with at least ``sig`` significant digits, so it is
+    never shown as ``0.00 %`` unless it is 0: ``0.12 %``, ``0.0031 %``."""
+    if not finite(p):
+        return "n/a"
+    x = abs(100 * p)
+    if x > 0:
+        digits = max(digits, sig - 1 - math.floor(math.log10(x)))
+    return f"{100 * p:.{digits}f} %"
 
 
 def fmt_money(x: float | None, digits: int = 1) -> str:

@@ -168,6 +168,23 @@ def _needs(report: dict[str, Any], labels: list[str]) -> str:
     return "; ".join(parts)
 
 
+def _conflicts(report: dict[str, Any], labels: list[str]) -> str:
+    """``0-6m and 6m-1y are lower than the older buckets' rates imply (at least 15.3 and …)``."""
+    got, disclosed = report["calibrated_implied_rates"], report["disclosed_rates"]
+    parts = []
+    for word, side in (("lower", 1.0), ("higher", -1.0)):
+        labs = [lab for lab in labels if side * (got[lab] - disclosed[lab]) > 0]
+        if labs:
+            bound = "at least" if side > 0 else "at most"
+            rates = _and([f"{100 * got[lab]:.1f}" for lab in labs])
+            verb = "is" if len(labs) == 1 else "are"
+            parts.append(
+                f"{_and(labs)} {verb} {word} than the older buckets' rates imply for "
+                f"{'it' if len(labs) == 1 else 'them'} ({bound} {rates} %)"
+            )
+    return "; ".join(parts)
+
+
 def verdict(report: dict[str, Any]) -> str:
     """The one-sentence verdict on a disclosed matrix, from the statuses and the coverage.
 
@@ -228,10 +245,8 @@ def verdict(report: dict[str, Any]) -> str:
             f"The disclosed matrix is consistent with these collection assumptions: {span}"
             f"reproduce every bucket; with the file's own default rates, {cov_txt}"
         )
-    if conflict and (below or above or implausible):
-        text += f"; {_and(conflict)} cannot be reproduced together with the older buckets' rates"
-    elif conflict:
-        text += f": {_and(conflict)} cannot be reproduced together with the older buckets' rates"
+    if conflict:
+        text += ("; " if (below or above or implausible) else ": ") + _conflicts(report, conflict)
     if free:
         text += f" ({_and(free)}: holds for any default rate)"
     return text + "."

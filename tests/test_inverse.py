@@ -135,7 +135,7 @@ def test_a_young_bucket_that_cannot_live_with_an_older_one_at_the_bound_is_a_con
     # which holds it at the 5 % bound, and that lifts 0-3m's least rate above its target
     cal = calibrate_default_rates(sc, [floor[0] + 1e-4, *_rates_with(sc, TRUTH)[1:3], 1.0])
     assert cal.status[0] == "conflict" and cal.status[3] == "above_reach"
-    assert "1y+ at 5.00 %" in cal.notes["0-3m"]
+    assert "1y+ held at 5.00 %" in cal.notes["0-3m"]
 
 
 AT_BOUND = [0.004, 0.01, 0.02, 0.05]  # the last bucket at the bound, as above reach holds it

@@ -405,3 +405,30 @@ def test_the_implied_rate_run_off_is_computed_only_for_metrics_that_need_it(scen
     assert main([*args, "--metric", metric, "--out", "implied", "--json"]) == 0
     implied = [json.loads(p.read_text()) for p in (tmp_path / "implied" / "points").glob("*.json")]
     assert implied and all(p["summary"][metric] > 0 for p in implied)
+
+
+def test_a_sweep_runs_the_implied_rates_only_when_asked_or_needed(scen, tmp_path, capsys):
+    """A sweep's time scales with its paths: no run-off of the opening book per point unless a
+    metric needs it or --analytics asks; a later --analytics run recomputes the points."""
+    args = ["sweep", scen, "--param", "collections.multiplier=0.9,1.1", "--workers", "1"]
+    assert main([*args, "--out", "s", "--json"]) == 0
+    table = pd.read_parquet(tmp_path / "s" / "table.parquet")
+    assert not [c for c in table.columns if c.startswith(("implied_", "allowance_cov"))]
+    assert "p_runway_le_12" in table.columns
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["computed"] == 2
+    assert main([*args, "--out", "s", "--analytics", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["computed"] == 2 and doc["reused"] == 0  # the saved points had no implied rates
+    table = pd.read_parquet(tmp_path / "s" / "table.parquet")
+    assert table["implied_lifetime_loss"].gt(0).all()
+    assert table["allowance_coverage"].gt(0).all()
+    # a metric that needs them switches them on; the saved points are reused
+    assert main([*args, "--out", "s", "--metric", "allowance_coverage", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["computed"] == 0 and doc["reused"] == 2
+    # and without them the table leaves them out again, whatever the saved points hold
+    assert main([*args, "--out", "s", "--json"]) == 0
+    capsys.readouterr()
+    table = pd.read_parquet(tmp_path / "s" / "table.parquet")
+    assert "implied_lifetime_loss" not in table.columns

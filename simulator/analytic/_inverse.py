@@ -468,25 +468,25 @@ def _notes(
             )
         elif s == "above_reach":
             need = (
-                f"needs {_pct(needed[b])}/month defaults"
+                f"needs {_pct(needed[b])}/month defaults, beyond the plausible {_pct(bound)}"
                 if math.isfinite(needed[b])
                 else "is out of reach while the bucket still collects"
             )
             notes[lab] = (
-                f"{_pct(target[b])} {need}, beyond the plausible {_pct(bound)}/month; the most "
-                f"these collections give with {_pct(bound)} is {_pct(ceiling[b])}"
+                f"{_pct(target[b])} {need}: the most these collections give with defaults of "
+                f"{_pct(bound)}/month is {_pct(ceiling[b])}"
             )
         elif s == "conflict":
             held = [
-                f"{labels[o]} at {_pct(p[o])}"
+                f"{labels[o]} held at {_pct(p[o])}"
                 for o in range(b + 1, len(labels))
                 if status[o] in ("above_reach", "below_reach")
             ]
-            why = f"held at {', '.join(held)}" if held else "at their solved rates"
+            why = ", ".join(held) if held else "the older buckets at their solved rates"
             notes[lab] = (
                 f"{_pct(target[b])} is within reach on its own ({_pct(floor[b])} to "
-                f"{_pct(ceiling[b])}), but not with the older buckets {why}: the closest is "
-                f"{_pct(got[b])} at p_b = {_pct(p[b])}"
+                f"{_pct(ceiling[b])}), but not with {why}: the closest is {_pct(got[b])} at "
+                f"p_b = {_pct(p[b])}"
             )
         elif implausible[b]:
             notes[lab] = f"reproduced only at the plausibility bound of {_pct(bound)}/month"

@@ -38,6 +38,8 @@ from ._sweeps import (
     sweep_doc,
     sweep_folder,
     sweep_text,
+    usable_points,
+    without_analytics,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -101,7 +103,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     definition = {**sweep_definition("sweep", scenario), "design": design.to_dict()}
     folder = sweep_folder(args, definition, overrides)
     check_memory(args, points)
-    done = done_points(folder)
+    # the implied rates need a run-off per point: only when asked for or a metric needs them
+    analytics = args.analytics or any(needs_analytics(m) for m in metrics)
+    done = usable_points(done_points(folder), analytics)
     new_points = len({p.key for p in points if p.key not in done})
     try:
         outcomes, saver, runner = execute(
@@ -111,9 +115,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             done=done,
             desc="sweep",
             new_points=new_points,
+            analytics=analytics,
         )
     except KeyboardInterrupt:
         return interrupted(folder)
+    if not analytics:  # points an earlier --analytics run saved keep the table's columns even
+        outcomes = [without_analytics(o) for o in outcomes]
     table, failures, written, plotted = _write_sweep(
         folder, scenario, design, metrics, outcomes, args.level
     )
@@ -308,6 +315,12 @@ def _add_sweep(sub: Any) -> None:
     )
     sweep.add_argument(
         "--level", type=float, help="contour level of a two-field heatmap (default 0.05 for P)"
+    )
+    sweep.add_argument(
+        "--analytics",
+        action="store_true",
+        help="also compute each point's implied rates, coverage and ECL (a run-off per point; "
+        "on by itself when a --metric needs them)",
     )
     sweep.set_defaults(func=cmd_sweep)
 

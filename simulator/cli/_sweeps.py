@@ -121,8 +121,7 @@ def execute(
     """
     from ..sweep import PointRunner, SchedulerError, open_executor
 
-    if analytics:  # points saved by a run that did without the implied rates are run again
-        done = {key: summary for key, summary in done.items() if "implied_rates" in summary}
+    done = usable_points(done, analytics)
     saver = PointSaver(folder, deferred=deferred)
     scheduler, workers = (args.scheduler, args.workers) if new_points != 0 else ("local", 1)
     try:
@@ -148,6 +147,24 @@ def execute(
     except SchedulerError as exc:
         raise UserError(f"{args.scheduler}: --scheduler: {exc}") from None
     return result, saver, runner
+
+
+def usable_points(done: dict[str, Any], analytics: bool) -> dict[str, Any]:
+    """The saved points a run can reuse: with ``analytics``, only those whose summary has the
+    implied rates (points saved by a run that did without them are run again)."""
+    if not analytics:
+        return done
+    return {key: summary for key, summary in done.items() if "implied_rates" in summary}
+
+
+def without_analytics(outcome: Any) -> Any:
+    """A point's outcome with the summary keys of the analytics left out."""
+    from dataclasses import replace
+
+    if outcome.summary is None:
+        return outcome
+    kept = {k: v for k, v in outcome.summary.items() if not needs_analytics(k)}
+    return replace(outcome, summary=kept)
 
 
 def needs_analytics(metric: str) -> bool:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import inspect
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
+from pathlib import Path
 from typing import Any
 
 
@@ -116,6 +120,62 @@ def _import_dask() -> Any:
     return distributed
 
 
+def _is_main_guard(node: ast.AST) -> bool:
+    """``if __name__ == "__main__":`` (either order)."""
+    if not (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)):
+        return False
+    sides = [node.test.left, *node.test.comparators]
+    names = {s.id for s in sides if isinstance(s, ast.Name)}
+    texts = {s.value for s in sides if isinstance(s, ast.Constant)}
+    return names == {"__name__"} and texts == {"__main__"}
+
+
+def check_main_module() -> None:
+    """Refuse to start worker processes that would re-run the calling script.
+
+    Worker processes started by ``spawn`` or ``forkserver`` import the program's main script
+    again (as ``__mp_main__``): whatever its top level does outside an
+    ``if __name__ == "__main__":`` block runs again in every worker, so a sweep started at the
+    top level of a script would start again in each of them; and a script read from standard
+    input cannot be imported at all. Programs run with ``-c`` or ``-m``, notebooks and the
+    ``arsim`` command are not affected.
+
+    Raises
+    ------
+    SchedulerError
+        Naming the script and line, and the two ways out (the guard, or one worker).
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(getattr(main, "__spec__", None), "name", None):
+        return
+    if not os.path.isfile(path):
+        raise SchedulerError(
+            f"worker processes import the main script again, and {path} (read from standard "
+            f"input?) cannot be imported: run it from a file, or use workers=1"
+        )
+    frame = inspect.currentframe()
+    while frame is not None and not (
+        frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"
+    ):
+        frame = frame.f_back
+    if frame is None:  # not called while the script's top level runs
+        return
+    line = frame.f_lineno
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return
+    for node in tree.body:
+        if _is_main_guard(node) and node.lineno <= line <= (node.end_lineno or node.lineno):
+            return
+    raise SchedulerError(
+        f"{path}: line {line}: the local scheduler's worker processes import this script again "
+        f'and would run the sweep again: put it under `if __name__ == "__main__":`, or use '
+        f"workers=1"
+    )
+
+
 @contextlib.contextmanager
 def open_executor(
     scheduler: str = "local", workers: int | None = None
@@ -142,7 +202,9 @@ def open_executor(
     Raises
     ------
     SchedulerError
-        If the scheduler is malformed, Dask is not installed, or the cluster cannot be reached.
+        If the scheduler is malformed, Dask is not installed, or the cluster cannot be reached;
+        or if local worker processes would re-run the calling script
+        (:func:`check_main_module`).
     """
     check_scheduler(scheduler)
     n = max(1, int(workers or os.cpu_count() or 1))
@@ -150,6 +212,7 @@ def open_executor(
         if n == 1:
             yield _SerialExecutor(), 1
             return
+        check_main_module()
         pool = LocalPool(n)
         ok = False
         try:
