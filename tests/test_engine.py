@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from conftest import assert_identities, run_traced
 from factories import SEASONAL, make
 from scipy import special
 
@@ -48,70 +49,9 @@ IDENTITY_CASES = {
 }
 
 
-def _traced(overrides: dict, n: int = 1500, seed: int = 3):
-    sc = make(overrides)
-    prm = compile_params(sc)
-    out = run_block(prm, block_index=2, n=n, seed=seed, n_sample=n, trace=True)
-    names = [*MONTHLY_VARS, *(f"g{b}" for b in range(prm.n_buckets))]
-    series = {name: out.sample[i] for i, name in enumerate(names)}  # (H+1, n)
-    return sc, prm, out.trace, series
-
-
 @pytest.mark.parametrize("case", IDENTITY_CASES, ids=list(IDENTITY_CASES))
 def test_identities_hold_on_every_path_and_month(case):
-    _, prm, tr, s = _traced(IDENTITY_CASES[case])
-    K = prm.n_buckets
-    r = prm.provision_rates
-    sigma = prm.credit_share
-    h, d = tr["h"], tr["d"]  # (K, H, n)
-    assert (h >= 0).all() and (d >= 0).all()
-    assert (h + d <= 1 + 1e-12).all()
-    assert (tr["s_min"] >= 0).all(), "a balance went negative"
-
-    gross = s["gross"]
-    coll, loss, rev = s["collections"][1:], s["credit_loss"][1:], s["revenue"][1:]
-    # gross by bucket summed from the state adds up to the total
-    by_bucket = sum(s[f"g{b}"] for b in range(K))
-    np.testing.assert_allclose(by_bucket, gross, rtol=1e-13, atol=0)
-
-    # gross roll-forward
-    lhs = gross[1:]
-    rhs = gross[:-1] + sigma * rev - coll - loss
-    scale = gross[:-1] + sigma * rev + coll + loss
-    assert (np.abs(lhs - rhs) <= 1e-12 * scale + 1e-300).all()
-
-    # flows by bucket add up, and loss = defaults + write-offs
-    np.testing.assert_allclose(tr["coll_b"].sum(axis=0), coll, rtol=1e-13, atol=1e-300)
-    np.testing.assert_array_equal(loss, s["defaults"][1:] + s["write_offs"][1:])
-    np.testing.assert_array_equal(s["write_offs"][1:], tr["write_offs"])
-
-    # allowance is the provision matrix on the book; charge by definition and by flow
-    allowance = sum(r[b] * s[f"g{b}"] for b in range(K))
-    np.testing.assert_allclose(s["allowance"], allowance, rtol=1e-13)
-    charge = s["charge"][1:]
-    np.testing.assert_allclose(
-        charge, s["allowance"][1:] - s["allowance"][:-1] + loss, rtol=0, atol=1e-9
-    )
-    migration = tr["migration"]  # (K-1, H, n): R[e_{b+1} - 1]
-    by_flow = (
-        r[0] * sigma * rev
-        + sum((r[b + 1] - r[b]) * migration[b] for b in range(K - 1))
-        - sum(r[b] * tr["coll_b"][b] for b in range(K))
-        + sum((1 - r[b]) * tr["def_b"][b] for b in range(K))
-        + (1 - r[K - 1]) * tr["write_offs"]
-    )
-    flow_scale = (
-        sigma * rev + migration.sum(axis=0) + coll + loss + s["allowance"][1:] + s["allowance"][:-1]
-    )
-    assert (np.abs(charge - by_flow) <= 1e-12 * flow_scale + 1e-300).all()
-
-    # cash over the run
-    inflow = coll + (1 - sigma - prm.variable_cost_ratio) * rev - prm.fixed_outflow[:, None]
-    inflow = inflow + prm.other_inflow
-    cash = s["cash"]
-    expected_end = cash[0] + inflow.sum(axis=0)
-    terms = np.abs(cash[0]) + coll.sum(0) + rev.sum(0) + prm.fixed_outflow.sum() + prm.other_inflow
-    assert (np.abs(cash[-1] - expected_end) <= 1e-12 * terms * prm.horizon).all()
+    assert_identities(run_traced(make(IDENTITY_CASES[case]), block=2, n=1500, seed=3))
 
 
 def test_per_path_outputs_agree_with_the_monthly_values():
@@ -201,7 +141,7 @@ def test_phi0_means_agree_with_exact_expectations_within_4_se(case):
 
 def test_cap_binds_in_the_cap_case():
     """The cap case really exercises the kink: h = 1 - d for some but not all draws."""
-    _, _, tr, _ = _traced(PHI0_CASES["cap_binds"], n=2000)
+    tr = run_traced(make(PHI0_CASES["cap_binds"]), block=2, n=2000, seed=3).trace
     capped = np.isclose(tr["h"][0] + tr["d"][0], 1.0, rtol=0, atol=1e-15)
     assert 0.05 < capped.mean() < 0.95
 
