@@ -1,12 +1,24 @@
 """Shared test fixtures and helpers: the repository's paths, the failure budget of the
-statistical tests (DESIGN 5), and checks that many test files use."""
+statistical tests (DESIGN 5), and checks that many test files use.
+
+The slow job reruns the statistical tests over many independent seeds (not run by default)::
+
+    bash .ci/slow                          # a fresh venv, then ARSIM_SEEDS=200 pytest -m slow
+    ARSIM_SEEDS=20 pytest -m slow -n 2     # the same in the current environment
+
+Statistical tests take their seed from ``stat_seed``: one fixed seed in the default run; under
+``-m slow`` (or with ``ARSIM_SEEDS=N``) also N more seeds, each marked ``slow``.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
+from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -15,6 +27,76 @@ IFLYTEK = SCENARIOS / "iflytek_2024q3.toml"
 SENSETIME = SCENARIOS / "sensetime_2023.toml"
 MINIMAL = SCENARIOS / "example_minimal.toml"
 BENCH = ROOT / "benchmarks" / "bench.toml"
+
+
+# -- the failure budget (DESIGN 5) -------------------------------------------------------------
+
+#: The chance that one statistical assertion fails although the code is right.
+FAIL_PROB = 1e-6
+#: Two-sided normal quantile of that chance: |estimate − exact| ≤ Z_FAIL × SE (≈ 4.89).
+Z_FAIL = float(stats.norm.isf(FAIL_PROB / 2))
+
+#: The seed of every statistical test in the default run.
+DEFAULT_SEED = 0
+#: Seeds of the slow job when ``-m slow`` is given without ``ARSIM_SEEDS``.
+DEFAULT_SLOW_SEEDS = 20
+#: How many seeds each statistical test runs on in this session (set by pytest_configure):
+#: 1 in the default run, N in the slow job. The slow job runs each assertion N times, so the
+#: budget of each is FAIL_PROB / N and the whole job keeps the default run's total false-failure
+#: chance (about 1e-6 times the number of statistical assertions, some 1e-4).
+SEED_RUNS = 1
+
+
+def fail_prob(m: int = 1) -> float:
+    """The budget of one of ``m`` values that one assertion covers (Bonferroni), in this run."""
+    return FAIL_PROB / (m * SEED_RUNS)
+
+
+def z_fail(m: int = 1) -> float:
+    """Z for an assertion that covers ``m`` values (months, buckets, keys): the two-sided normal
+    quantile of ``FAIL_PROB / m`` (Bonferroni), so that the assertion as a whole fails by chance
+    with probability at most FAIL_PROB. ``z_fail(1)`` is Z_FAIL in the default run; in the slow
+    job it is scaled by the number of seeds (see SEED_RUNS)."""
+    return float(stats.norm.isf(fail_prob(m) / 2))
+
+
+def binom_acceptance(n: int, p: float, m: int = 1) -> tuple[int, int]:
+    """``(lo, hi)``: a Binomial(n, p) count falls outside ``lo..hi`` with probability at most
+    ``fail_prob(m)`` (half below, half above), for coverage checks at the same budget."""
+    tail = fail_prob(m) / 2
+    lo = int(stats.binom.ppf(tail, n, p))  # P(K < lo) = cdf(lo - 1) < tail
+    hi = int(stats.binom.isf(tail, n, p))  # P(K > hi) = sf(hi) <= tail
+    return lo, hi
+
+
+def _slow_seed_count(config: pytest.Config) -> int:
+    """N seeds for the slow job: ARSIM_SEEDS, or DEFAULT_SLOW_SEEDS under ``-m slow``; else 0."""
+    if os.environ.get("ARSIM_SEEDS"):
+        return int(os.environ["ARSIM_SEEDS"])
+    markexpr = config.getoption("markexpr", "") or ""
+    return DEFAULT_SLOW_SEEDS if "slow" in markexpr and "not slow" not in markexpr else 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global SEED_RUNS
+    SEED_RUNS = max(1, _slow_seed_count(config))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``stat_seed``: DEFAULT_SEED, and in the slow job seeds 1..N marked ``slow``."""
+    if "stat_seed" in metafunc.fixturenames:
+        seeds = [pytest.param(DEFAULT_SEED, id=f"seed{DEFAULT_SEED}")]
+        seeds += [
+            pytest.param(s, id=f"seed{s}", marks=pytest.mark.slow)
+            for s in range(1, _slow_seed_count(metafunc.config) + 1)
+        ]
+        metafunc.parametrize("stat_seed", seeds)
+
+
+def sub_seeds(seed: int, k: int) -> list[int]:
+    """``k`` seeds for independent replicates within one test, derived from ``seed``; the
+    replicates of different seeds are independent too."""
+    return [int(s) for s in np.random.SeedSequence([seed, k]).generate_state(k, np.uint32)]
 
 
 # -- one block with its trace, and the identities of DESIGN 2.7 --------------------------------
