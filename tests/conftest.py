@@ -12,11 +12,14 @@ Statistical tests take their seed from ``stat_seed``: one fixed seed in the defa
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -26,6 +29,7 @@ BUNDLED_TOML = sorted(SCENARIOS.glob("*.toml"))
 IFLYTEK = SCENARIOS / "iflytek_2024q3.toml"
 SENSETIME = SCENARIOS / "sensetime_2023.toml"
 MINIMAL = SCENARIOS / "example_minimal.toml"
+AGING_CSV = SCENARIOS / "aging_history_example.csv"
 BENCH = ROOT / "benchmarks" / "bench.toml"
 
 
@@ -97,6 +101,53 @@ def sub_seeds(seed: int, k: int) -> list[int]:
     """``k`` seeds for independent replicates within one test, derived from ``seed``; the
     replicates of different seeds are independent too."""
     return [int(s) for s in np.random.SeedSequence([seed, k]).generate_state(k, np.uint32)]
+
+
+# -- fixtures and checks -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    """Run in ``tmp_path``, so that a default ``results/`` folder lands there."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def assert_one_line_error(err: str, *fragments: str, prefix: str | None = None) -> str:
+    """``err`` is one line (ending in a newline), no traceback, containing every fragment and
+    starting with ``prefix`` if given (e.g. ``FILE: FIELD: ``); returns the line."""
+    assert "Traceback" not in err, err
+    assert err.endswith("\n") and err.count("\n") == 1, f"not exactly one line: {err!r}"
+    line = err[:-1]
+    if prefix is not None:
+        assert line.startswith(prefix), f"expected to start with {prefix!r}, got {line!r}"
+    for fragment in fragments:
+        assert fragment in line, f"{fragment!r} not in {line!r}"
+    return line
+
+
+def verify_folder(folder: Path) -> dict:
+    """The folder's manifest, after checking that it lists every other file in the folder with
+    its size and SHA-256."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    files = {
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    }
+    assert set(manifest["files"]) == files, (sorted(manifest["files"]), sorted(files))
+    for name, meta in manifest["files"].items():
+        data = (folder / name).read_bytes()
+        assert len(data) == meta["bytes"], name
+        assert hashlib.sha256(data).hexdigest() == meta["sha256"], name
+    return manifest
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV or Parquet table the tool wrote, without its ``wall_seconds*`` columns (timings
+    differ from run to run)."""
+    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    return table.drop(columns=[c for c in table.columns if c.startswith("wall_seconds")])
 
 
 # -- one block with its trace, and the identities of DESIGN 2.7 --------------------------------

@@ -8,15 +8,13 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Z_FAIL
+from conftest import BENCH, ROOT, Z_FAIL
 
 from simulator import load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "bench_engine.py"
 
 
@@ -29,7 +27,7 @@ def bench():
 
 
 def test_the_benchmark_scenario_is_the_specified_book():
-    sc = load_scenario(ROOT / "benchmarks" / "bench.toml")
+    sc = load_scenario(BENCH)
     assert sc.buckets.edges_months == [0, 6, 12, 24, 36, 48]
     assert sc.defaults.write_off_after_months is None
     assert sc.buckets.gross == [6000, 3000, 2500, 1500, 800, 400]

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import z_fail
+from conftest import read_table, z_fail
 from factories import BASE, make
 
 from simulator import simulate
@@ -200,13 +200,13 @@ def test_summary_has_implied_rates_coverage_and_weighted_ecl(tmp_path):
 
     write_results(res, tmp_path / "r")
     folder = tmp_path / "r"
-    matrix = pd.read_csv(folder / "provision_matrix.csv")
+    matrix = read_table(folder / "provision_matrix.csv")
     assert list(matrix["bucket"]) == [*sc.labels, "total"]
     assert matrix["allowance"].iloc[-1] == pytest.approx(s["allowance_opening"], rel=1e-9)
     assert matrix["implied_allowance"].iloc[-1] == pytest.approx(imp.lifetime_loss, rel=1e-9)
-    ecl = pd.read_csv(folder / "ecl_scenarios.csv")
+    ecl = read_table(folder / "ecl_scenarios.csv")
     assert ecl["ecl"].iloc[-1] == pytest.approx(w.ecl, rel=1e-9)
-    roll = pd.read_csv(folder / "provisioning.csv")
+    roll = read_table(folder / "provisioning.csv")
     assert len(roll) == math.ceil(res.horizon / 12)
 
 
