@@ -89,9 +89,68 @@ def test_invalid_matrices_are_refused_with_a_clear_message(matrix, message):
     assert message in str(err.value)
 
 
-def test_rows_within_1e9_of_stochastic_are_accepted():
-    absorbing_chain([[0.5, 0.3, 0.2 + 5e-10]])
-    absorbing_chain([[0.5, 0.2, 0.28, 0.02 - 5e-10], [0.1, 0.6, 0.2, 0.1]])
+# current -> current 0.5, -> 30 dpd 0.2, collected 0.29, lost 0.01
+# 30 dpd  -> 30 dpd 0.4, -> 60 dpd 0.3, collected 0.25, lost 0.05
+# 60 dpd  -> 60 dpd 0.5, collected 0.2, lost 0.3 (no cures: Q is upper triangular)
+DELINQUENCY = [
+    [0.5, 0.2, 0.0, 0.29, 0.01],
+    [0.0, 0.4, 0.3, 0.25, 0.05],
+    [0.0, 0.0, 0.5, 0.2, 0.3],
+]
+# I - Q = [[0.5, -0.2, 0], [0, 0.6, -0.3], [0, 0, 0.5]]; its inverse, entry by entry:
+# N_ii = 1 / (1 - q_ii); N_12 = 0.2 / (0.5 * 0.6); N_23 = 0.3 / (0.6 * 0.5);
+# N_13 = 0.2 * 0.3 / (0.5 * 0.6 * 0.5)
+N_BY_HAND = np.array([[2.0, 2 / 3, 0.4], [0.0, 5 / 3, 1.0], [0.0, 0.0, 2.0]])
+# B = N R: lost = N (0.01, 0.05, 0.3), collected = N (0.29, 0.25, 0.2); months = N 1
+LOST_BY_HAND = np.array([2 * 0.01 + 2 / 3 * 0.05 + 0.4 * 0.3, 5 / 3 * 0.05 + 0.3, 2 * 0.3])
+COLLECTED_BY_HAND = np.array([2 * 0.29 + 2 / 3 * 0.25 + 0.4 * 0.2, 5 / 3 * 0.25 + 0.2, 2 * 0.2])
+MONTHS_BY_HAND = np.array([2 + 2 / 3 + 0.4, 5 / 3 + 1, 2.0])
+
+
+def test_three_state_delinquency_chain_solved_by_hand():
+    chain = absorbing_chain(DELINQUENCY, labels=["current", "30dpd", "60dpd"])
+    np.testing.assert_allclose(chain.fundamental, N_BY_HAND, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(chain.loss_rates, LOST_BY_HAND, rtol=1e-14)
+    np.testing.assert_allclose(chain.absorption["collected"], COLLECTED_BY_HAND, rtol=1e-14)
+    np.testing.assert_allclose(LOST_BY_HAND + COLLECTED_BY_HAND, 1.0, rtol=1e-14)
+    np.testing.assert_allclose(chain.expected_months, MONTHS_BY_HAND, rtol=1e-14)
+    assert list(chain.expected_months.index) == ["current", "30dpd", "60dpd"]
+    # 13/75, 23/60 and 3/5 as fractions
+    np.testing.assert_allclose(LOST_BY_HAND, [13 / 75, 23 / 60, 3 / 5], rtol=1e-14)
+    opening = [600.0, 300.0, 100.0]
+    assert chain.allowance(opening) == pytest.approx(
+        600 * 13 / 75 + 300 * 23 / 60 + 100 * 3 / 5, rel=1e-14
+    )
+    # the run-off month by month: month 1 and 2 by hand, and the totals are B's
+    table = chain.runoff(opening)
+    first, second = table.iloc[0], table.iloc[1]
+    assert first["losses"] == pytest.approx(600 * 0.01 + 300 * 0.05 + 100 * 0.3)
+    assert first["balance_60dpd"] == pytest.approx(300 * 0.3 + 100 * 0.5)
+    month1 = np.array([600 * 0.5, 600 * 0.2 + 300 * 0.4, 300 * 0.3 + 100 * 0.5])
+    assert second["collections"] == pytest.approx(month1 @ [0.29, 0.25, 0.2])
+    assert table["losses"].sum() == pytest.approx(chain.allowance(opening), rel=1e-10)
+    assert table["collections"].sum() == pytest.approx(
+        np.dot(opening, COLLECTED_BY_HAND), rel=1e-10
+    )
+
+
+def test_rows_within_1e9_of_stochastic_are_accepted_and_used_as_given():
+    """Rows off by 5e-10 pass validation; the answers move by no more than that much."""
+    one = absorbing_chain([[0.5, 0.3, 0.2 + 5e-10]])
+    assert one.loss_rates.iloc[0] == pytest.approx((0.2 + 5e-10) / 0.5, rel=1e-14)
+    off = [row.copy() for row in DELINQUENCY]
+    off[0][4] -= 5e-10  # row 0 sums to 1 - 5e-10
+    off[2][3] += 5e-10  # row 2 sums to 1 + 5e-10
+    chain = absorbing_chain(off)
+    np.testing.assert_allclose(chain.fundamental, N_BY_HAND, rtol=1e-14, atol=1e-15)
+    # B = N R with R as given: lost moves by -5e-10 N[:, 0], collected by +5e-10 N[:, 2]
+    np.testing.assert_allclose(chain.loss_rates, LOST_BY_HAND - 5e-10 * N_BY_HAND[:, 0], rtol=1e-13)
+    np.testing.assert_allclose(
+        chain.absorption["collected"], COLLECTED_BY_HAND + 5e-10 * N_BY_HAND[:, 2], rtol=1e-13
+    )
+    # the full square form with absorbing rows just as close to exact is the same chain
+    full = [*off, [0, 0, 0, 1 - 5e-10, 0], [0, 0, 0, 0, 1 + 5e-10]]
+    np.testing.assert_array_equal(absorbing_chain(full).loss_rates, chain.loss_rates)
 
 
 def test_bad_opening_balance_and_labels_are_refused():

@@ -7,15 +7,20 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import (
+    BUNDLED_TOML,
+    IFLYTEK,
+    MINIMAL,
+    SENSETIME,
+    assert_one_line_error,
+    read_table,
+    verify_folder,
+)
 
 from simulator import load_scenario
 from simulator.cli import main
 from simulator.storage import load_results
-
-ROOT = Path(__file__).resolve().parents[1]
-BUNDLED = sorted((ROOT / "scenarios").glob("*.toml"))
 
 #: The summary keys of DESIGN 2.9 delivered by the engine (implied rates and ECL come later).
 SUMMARY_KEYS = {
@@ -66,13 +71,7 @@ def _files(folder: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-@pytest.mark.parametrize("scenario", BUNDLED, ids=[p.stem for p in BUNDLED])
+@pytest.mark.parametrize("scenario", BUNDLED_TOML, ids=[p.stem for p in BUNDLED_TOML])
 def test_run_writes_a_complete_folder_and_a_second_run_leaves_it_alone(scenario, in_tmp, capsys):
     assert main(["run", str(scenario), "--paths", "3000"]) == 0
     out = capsys.readouterr().out
@@ -84,15 +83,10 @@ def test_run_writes_a_complete_folder_and_a_second_run_leaves_it_alone(scenario,
     files = _files(first)
     declares_ecl = load_scenario(scenario).ecl_scenarios is not None
     assert set(files) == FOLDER_FILES | ({"ecl_scenarios.csv"} if declares_ecl else set())
-    manifest = json.loads((first / "manifest.json").read_text())
-    assert {k: v["sha256"] for k, v in manifest["files"].items()} == {
-        k: v for k, v in files.items() if k != "manifest.json"
-    }
-    assert manifest["paths"] == 3000
+    assert verify_folder(first)["paths"] == 3000
     summary = json.loads((first / "summary.json").read_text())
     assert set(summary) >= SUMMARY_KEYS
-    paths = pd.read_parquet(first / "paths.parquet")
-    assert len(paths) == 3000
+    assert len(read_table(first / "paths.parquet")) == 3000
 
     assert main(["run", str(scenario), "--paths", "1000", "--seed", "5"]) == 0
     runs = sorted((in_tmp / "results" / scenario.stem).iterdir())
@@ -102,7 +96,7 @@ def test_run_writes_a_complete_folder_and_a_second_run_leaves_it_alone(scenario,
 
 
 def test_json_output_is_the_summary_and_nothing_else(in_tmp, capsys):
-    scenario = ROOT / "scenarios" / "iflytek_2024q3.toml"
+    scenario = IFLYTEK
     assert main(["run", str(scenario), "--paths", "2000", "--json", "--out", "r"]) == 0
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
@@ -121,13 +115,12 @@ def test_json_output_is_the_summary_and_nothing_else(in_tmp, capsys):
 
 
 def test_out_exists_needs_force_and_force_replaces_when_complete(in_tmp, capsys):
-    scenario = str(ROOT / "scenarios" / "example_minimal.toml")
+    scenario = str(MINIMAL)
     assert main(["run", scenario, "--paths", "500", "--out", "r"]) == 0
     before = _files(in_tmp / "r")
     capsys.readouterr()
     assert main(["run", scenario, "--paths", "700", "--out", "r"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--force" in err
+    assert_one_line_error(capsys.readouterr().err, "--force", prefix="r: --out: ")
     assert _files(in_tmp / "r") == before
     assert main(["run", scenario, "--paths", "700", "--out", "r", "--force"]) == 0
     assert json.loads((in_tmp / "r" / "summary.json").read_text())["paths"] == 700
@@ -135,7 +128,7 @@ def test_out_exists_needs_force_and_force_replaces_when_complete(in_tmp, capsys)
 
 
 def test_set_overrides_reach_the_run_and_the_manifest(in_tmp, capsys):
-    scenario = str(ROOT / "scenarios" / "iflytek_2024q3.toml")
+    scenario = str(IFLYTEK)
     args = ["run", scenario, "--paths", "500", "--out", "r", "--json"]
     args += ["--set", "collections.multiplier=0.5", "--set", "collections.monthly_rate[2]=0.03"]
     assert main(args) == 0
@@ -156,7 +149,7 @@ def test_set_overrides_reach_the_run_and_the_manifest(in_tmp, capsys):
 
 
 def test_plot_redraws_from_the_folder(in_tmp, capsys):
-    scenario = str(ROOT / "scenarios" / "iflytek_2024q3.toml")
+    scenario = str(IFLYTEK)
     assert main(["run", scenario, "--paths", "1000", "--out", "r"]) == 0
     for png in (in_tmp / "r" / "plots").iterdir():
         png.unlink()
@@ -169,11 +162,7 @@ def test_plot_redraws_from_the_folder(in_tmp, capsys):
         "cash_fan.png",
         "runway.png",
     ]
-    manifest = json.loads((in_tmp / "r" / "manifest.json").read_text())
-    files = _files(in_tmp / "r")
-    assert {k: v["sha256"] for k, v in manifest["files"].items()} == {
-        k: v for k, v in files.items() if k != "manifest.json"
-    }
+    verify_folder(in_tmp / "r")  # the manifest lists the redrawn plots
 
 
 @pytest.mark.parametrize(
@@ -187,18 +176,17 @@ def test_plot_redraws_from_the_folder(in_tmp, capsys):
 def test_plot_refuses_what_is_not_a_results_folder(in_tmp, capsys, setup, reason):
     setup(in_tmp / "x")
     assert main(["plot", "x"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("x: ") and reason in err
+    assert_one_line_error(capsys.readouterr().err, reason, prefix="x: ")
 
 
 def test_results_round_trip(in_tmp, capsys):
-    scenario = str(ROOT / "scenarios" / "sensetime_2023.toml")
+    scenario = str(SENSETIME)
     assert main(["run", scenario, "--paths", "1500", "--out", "r", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     back = load_results(in_tmp / "r").summary()
     summary.pop("wall_seconds"), back.pop("wall_seconds")
     assert back == summary
-    monthly = pd.read_csv(in_tmp / "r" / "monthly.csv")
+    monthly = read_table(in_tmp / "r" / "monthly.csv")
     assert np.isfinite(monthly.drop(columns="date").to_numpy()).all()
 
 
@@ -223,11 +211,10 @@ def test_python_m_simulator_is_the_cli():
 )
 def test_an_unusable_out_or_worker_count_is_refused_before_any_work(in_tmp, capsys, args):
     (in_tmp / "afile").write_text("")
-    scenario = str(ROOT / "scenarios" / "example_minimal.toml")
+    scenario = str(MINIMAL)
     assert main([args[0], scenario, *args[1:]]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith(("afile/", scenario))
+    line = assert_one_line_error(capsys.readouterr().err)
+    assert line.startswith(("afile/", scenario))
     assert sorted(p.name for p in in_tmp.iterdir()) == ["afile"]
 
 
@@ -236,7 +223,7 @@ def test_simulate_reports_progress_once_per_finished_block():
     from simulator.engine import BLOCK_SIZE
 
     done: list[int] = []
-    sc = load_scenario(ROOT / "scenarios" / "example_minimal.toml")
+    sc = load_scenario(MINIMAL)
     simulate(sc, paths=2 * BLOCK_SIZE + 5, workers=2, progress=done.append)
     assert sorted(done) == [5, BLOCK_SIZE, BLOCK_SIZE]
 
@@ -251,13 +238,7 @@ def _run_with_stderr(tmp_path: Path, stderr_tty: bool) -> str:
     import sys
     import termios
 
-    cmd = [
-        sys.executable,
-        "-m",
-        "simulator",
-        "run",
-        str(ROOT / "scenarios" / "example_minimal.toml"),
-    ]
+    cmd = [sys.executable, "-m", "simulator", "run", str(MINIMAL)]
     cmd += ["--paths", "20000", "--out", str(tmp_path / "r")]
     if not stderr_tty:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

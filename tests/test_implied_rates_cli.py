@@ -9,13 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SENSETIME, assert_one_line_error
 
 from simulator import load_scenario
 from simulator.analytic import implied_rates
 from simulator.cli import main
-
-ROOT = Path(__file__).resolve().parents[1]
-SENSETIME = ROOT / "scenarios" / "sensetime_2023.toml"
 
 SMALL = """\
 # A small book for the implied-rates command.
@@ -63,12 +61,6 @@ overrides = {{ {override} = 0.7 }}
 """
 
 
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def _small(folder: Path, phi: float = 0.0, name: str = "small.toml") -> Path:
     path = folder / name
     path.write_text(SMALL.format(phi=phi))
@@ -76,11 +68,11 @@ def _small(folder: Path, phi: float = 0.0, name: str = "small.toml") -> Path:
 
 
 def _one_line_error(capsys, code: int) -> str:
+    """Exit 2, nothing on stdout, one line on stderr: the line."""
     assert code == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
-    return captured.err.strip()
+    return assert_one_line_error(captured.err)
 
 
 def test_sensetime_table_says_whether_the_matrix_is_consistent(capsys):

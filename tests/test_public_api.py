@@ -9,6 +9,11 @@ import importlib
 import pytest
 
 PUBLIC = {
+    "simulator.adequacy": {
+        "implied_rates_report",
+        "unresolved_note",
+        "verdict",
+    },
     "simulator": {
         "ENGINE_VERSION",
         "Scenario",
@@ -36,6 +41,7 @@ PUBLIC = {
         "scenario_from_dict",
         "scenario_hash",
         "scenario_toml",
+        "scenario_warnings",
         "update_scenario_text",
         "with_overrides",
     },
@@ -43,12 +49,14 @@ PUBLIC = {
         "AbsorbingChain",
         "COLLECTED",
         "Calibration",
+        "DEFAULT_MAX_DEFAULT_RATE",
         "ImpliedRates",
         "LOST",
         "MAX_RUNOFF_MONTHS",
         "RUNOFF_BLOCK",
         "RUNOFF_STREAM",
         "RUNOFF_TOL",
+        "STATUSES",
         "absorbing_chain",
         "calibrate_default_rates",
         "chain_from_scenario",
@@ -192,7 +200,6 @@ PUBLIC = {
         "WeightedEcl",
         "allowance_rollforward",
         "analyse",
-        "implied_rates_report",
         "provision_matrix",
         "result_tables",
         "weighted_ecl",

@@ -8,16 +8,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-from pathlib import Path
 
 import pytest
+from conftest import IFLYTEK, MINIMAL, SENSETIME, assert_one_line_error
 
 from simulator.cli import main
 from simulator.report import build_report, fmt_money, fmt_pct
-
-ROOT = Path(__file__).resolve().parents[1]
-IFLYTEK = ROOT / "scenarios" / "iflytek_2024q3.toml"
-SENSETIME = ROOT / "scenarios" / "sensetime_2023.toml"
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +74,7 @@ def test_text_from_the_folder_is_escaped(tmp_path):
         '[scenario]\nname = "<script>alert(1)</script> & <b>co</b>"\n'
         'sources = ["ASSUMPTION: <img src=x onerror=alert(2)>"]\n\n'
     )
-    text = header + (ROOT / "scenarios" / "example_minimal.toml").read_text()
+    text = header + MINIMAL.read_text()
     scenario.write_text(text)
     out = tmp_path / "run"
     assert main(["run", str(scenario), "--paths", "200", "--out", str(out)]) == 0
@@ -106,9 +102,8 @@ def test_out_rules_and_mistakes_are_one_line_exit_2(sensetime_run, tmp_path, cap
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["report", str(empty)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"{empty}: RESULTS_DIR: not an arsim results or sweep folder")
-    assert err.count("\n") == 1
+    prefix = f"{empty}: RESULTS_DIR: not an arsim results or sweep folder"
+    assert_one_line_error(capsys.readouterr().err, prefix=prefix)
     assert not (empty / "report.html").exists()
     assert main(["report", str(sensetime_run), "--out", str(tmp_path)]) == 2
     assert (

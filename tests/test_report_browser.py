@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import IFLYTEK
 
 from simulator.cli import main
 from simulator.report import fmt_money, fmt_pct
 
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 WIDTH, HEIGHT = 1366, 768
@@ -79,8 +79,7 @@ def _check_page(driver, html_path: Path, screenshot: Path) -> str:
 
 def test_report_of_a_run_in_chromium(browser, tmp_path, capsys):
     run = tmp_path / "run"
-    scenario = ROOT / "scenarios" / "iflytek_2024q3.toml"
-    assert main(["run", str(scenario), "--paths", "2000", "--out", str(run)]) == 0
+    assert main(["run", str(IFLYTEK), "--paths", "2000", "--out", str(run)]) == 0
     assert main(["report", str(run)]) == 0
     capsys.readouterr()
     text = _check_page(browser, run / "report.html", tmp_path / "report_run.png")
@@ -113,8 +112,7 @@ def test_report_of_a_run_in_chromium(browser, tmp_path, capsys):
 
 def test_report_of_a_sweep_in_chromium(browser, tmp_path, capsys):
     out = tmp_path / "sweep"
-    scenario = ROOT / "scenarios" / "iflytek_2024q3.toml"
-    argv = ["sweep", str(scenario), "--param", "collections.multiplier=0.8:1.2:3"]
+    argv = ["sweep", str(IFLYTEK), "--param", "collections.multiplier=0.8:1.2:3"]
     argv += ["--param", "cash.monthly_fixed_outflow=500,620", "--paths", "500"]
     assert main([*argv, "--workers", "1", "--out", str(out)]) == 0
     assert main(["report", str(out), "--out", str(tmp_path / "sweep.html")]) == 0

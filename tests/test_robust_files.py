@@ -4,15 +4,12 @@ without --force, and names derived from scenario files cannot leave the output f
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+from conftest import AGING_CSV, MINIMAL, assert_one_line_error
 
 from simulator.cli import main
 from simulator.storage import default_out_dir
-
-ROOT = Path(__file__).resolve().parents[1]
-MINIMAL = ROOT / "scenarios" / "example_minimal.toml"
 
 HOSTILE = [
     "../../etc/passwd.toml",
@@ -45,16 +42,15 @@ def test_default_out_dir_stays_under_its_root(name, tmp_path):
     assert not root.exists()  # naming a folder creates nothing
 
 
-def test_run_with_a_hostile_file_name_writes_inside_results(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "sub").mkdir()
-    odd = tmp_path / "sub" / "..weird name;$x.toml"
+def test_run_with_a_hostile_file_name_writes_inside_results(in_tmp, capsys):
+    (in_tmp / "sub").mkdir()
+    odd = in_tmp / "sub" / "..weird name;$x.toml"
     odd.write_text(MINIMAL.read_text())
     assert main(["run", str(odd), "--paths", "50", "--workers", "1"]) == 0
-    made = [p for p in (tmp_path / "results").rglob("manifest.json")]
-    assert len(made) == 1 and made[0].parent.parent.parent == tmp_path / "results"
-    assert sorted(os.listdir(tmp_path)) == ["results", "sub"]
-    assert os.listdir(tmp_path / "sub") == [odd.name]
+    made = [p for p in (in_tmp / "results").rglob("manifest.json")]
+    assert len(made) == 1 and made[0].parent.parent.parent == in_tmp / "results"
+    assert sorted(os.listdir(in_tmp)) == ["results", "sub"]
+    assert os.listdir(in_tmp / "sub") == [odd.name]
 
 
 @pytest.mark.parametrize("command", ["run", "sweep", "sensitivity"])
@@ -69,8 +65,7 @@ def test_an_existing_out_is_never_overwritten_without_force(command, tmp_path, c
     (out / "keep.txt").write_text("precious")
     args = [command, str(MINIMAL), *extra, "--paths", "50", "--workers", "1", "--out", str(out)]
     assert main(args) == 2
-    err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and "--force" in err
+    assert_one_line_error(capsys.readouterr().err, "--force")
     assert os.listdir(out) == ["keep.txt"] and sorted(os.listdir(tmp_path)) == ["mine"]
     # a file where a folder is asked for is refused too, even with --force
     f = tmp_path / "afile"
@@ -87,11 +82,10 @@ def test_file_outputs_are_never_overwritten_without_force(command, tmp_path, cap
     if command == "implied-rates":
         args = [command, str(MINIMAL), "--calibrate-defaults", "--out", str(target)]
     else:
-        csv = ROOT / "scenarios" / "aging_history_example.csv"
-        args = [command, str(csv), "--edges-months", "0,12,24", "--out", str(target)]
+        args = [command, str(AGING_CSV), "--edges-months", "0,12,24", "--out", str(target)]
     assert main(args) == 2
     assert target.read_text() == "mine"
-    assert len(capsys.readouterr().err.splitlines()) == 1
+    assert_one_line_error(capsys.readouterr().err, "--force", prefix=f"{target}: --out: ")
     assert main([*args[:-1], str(tmp_path)]) == 2  # a folder where a file is asked for
     assert sorted(os.listdir(tmp_path)) == ["out.toml"]
 

@@ -25,11 +25,10 @@ from pathlib import Path
 
 import pytest
 import tomlkit
+from conftest import BUNDLED_TOML, assert_one_line_error, verify_folder
 
 from simulator.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
-BUNDLED = sorted((ROOT / "scenarios").glob("*.toml"))
 BUDGET = int(os.environ.get("ARSIM_FUZZ_EXAMPLES", "25"))
 VALIDATE_CASES = 6 * BUDGET
 RUN_CASES = max(BUDGET, 24)
@@ -200,12 +199,25 @@ def _check_error(rc: int, out: str, err: str, path: Path) -> str | None:
     if "Traceback" in err or "internal error" in err:
         return f"traceback: {err[:300]}"
     if rc == 2:
-        lines = err.splitlines()
-        if len(lines) != 1 or out:
-            return f"not one line: {err[:300]!r}"
-        if not (lines[0].startswith(f"{path}: ") and lines[0].count(": ") >= 2):
-            return f"not FILE: FIELD: reason: {lines[0][:300]!r}"
+        if out:
+            return f"stdout: {out[:300]!r}"
+        try:
+            line = assert_one_line_error(err, prefix=f"{path}: ")
+        except AssertionError as exc:
+            return str(exc)[:300]
+        if line.count(": ") < 2:
+            return f"not FILE: FIELD: reason: {line[:300]!r}"
     return None
+
+
+def _attempt(argv: list[str], capsys, seconds: int, path: Path) -> tuple[int | None, str, str]:
+    """``(exit code, stdout, problem)`` of one case: the code is None if it hung, the problem
+    is "" if the outcome is acceptable."""
+    try:
+        rc, out, err = _invoke(argv, capsys, seconds)
+    except _Hang as exc:
+        return None, "", str(exc)
+    return rc, out, _check_error(rc, out, err, path) or ""
 
 
 def _write_case(tmp_path: Path, i: int, data: bytes) -> Path:
@@ -214,15 +226,14 @@ def _write_case(tmp_path: Path, i: int, data: bytes) -> Path:
     return path
 
 
-@pytest.mark.parametrize("source", BUNDLED, ids=[p.stem for p in BUNDLED])
-def test_validate_never_crashes_on_mutated_files(source, tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+@pytest.mark.parametrize("source", BUNDLED_TOML, ids=[p.stem for p in BUNDLED_TOML])
+def test_validate_never_crashes_on_mutated_files(source, in_tmp, capsys):
     bad, outcomes = [], {0: 0, 2: 0}
-    cases = VALIDATE_CASES // len(BUNDLED)
+    cases = VALIDATE_CASES // len(BUNDLED_TOML)
     for i in range(cases):
         rng = random.Random(f"{source.stem}{i}")
         data, what = _case(rng, source)
-        path = _write_case(tmp_path, i, data)
+        path = _write_case(in_tmp, i, data)
         argv = ["validate", str(path)]
         if rng.random() < 0.15:  # a mutated --set instead of (or on top of) the file
             value = rng.choice(WEIRD_VALUES)
@@ -230,45 +241,40 @@ def test_validate_never_crashes_on_mutated_files(source, tmp_path, capsys, monke
             field = rng.choice(["collections.multiplier", "simulation.paths", "cash.opening"])
             argv += ["--set", f"{field}={shown}"]
             what += f"; --set {field}={str(shown)[:40]}"
-        try:
-            rc, out, err = _invoke(argv, capsys, 20)
-        except _Hang as exc:
-            bad.append((i, what, str(exc)))
-            continue
-        problem = _check_error(rc, out, err, path)
+        rc, _, problem = _attempt(argv, capsys, 20, path)
         if problem:
             bad.append((i, what, problem))
+        if rc is None:
+            continue
         outcomes[rc] = outcomes.get(rc, 0) + 1
         path.unlink()
     print(f"validate {source.stem}: {cases} cases, exit codes {outcomes}")
     assert not bad, bad[:5]
-    assert sorted(p.name for p in tmp_path.iterdir()) == []  # validate writes nothing
+    assert sorted(p.name for p in in_tmp.iterdir()) == []  # validate writes nothing
     assert outcomes[2] > 0 and outcomes[2] + outcomes[0] == cases
 
 
 def _complete(folder: Path) -> str | None:
-    manifest = folder / "manifest.json"
-    if not manifest.is_file():
+    if not (folder / "manifest.json").is_file():
         return "no manifest"
-    files = json.loads(manifest.read_text())["files"]
-    for name, meta in files.items():
-        if (folder / name).stat().st_size != meta["bytes"]:
-            return f"{name} has the wrong size"
+    try:
+        files = verify_folder(folder)["files"]
+    except AssertionError as exc:
+        return f"manifest and files disagree: {exc}"
     for name in ("summary.json", "paths.parquet", "monthly.csv", "scenario.toml"):
         if name not in files:
             return f"{name} missing"
     return None
 
 
-def test_run_ends_in_a_complete_folder_or_one_line_error(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    cases_dir = tmp_path / "cases"
+def test_run_ends_in_a_complete_folder_or_one_line_error(in_tmp, capsys):
+    cases_dir = in_tmp / "cases"
     cases_dir.mkdir()
-    results = tmp_path / "results"
+    results = in_tmp / "results"
     bad, outcomes = [], {0: 0, 2: 0}
     for i in range(RUN_CASES):
         rng = random.Random(f"run{i}")
-        source = BUNDLED[i % len(BUNDLED)]
+        source = BUNDLED_TOML[i % len(BUNDLED_TOML)]
         # the run-off of the analytics is the slow part at 50 paths: keep it small
         base = tomllib.loads(source.read_text())
         base.setdefault("simulation", {})["runoff_paths"] = 200
@@ -278,17 +284,15 @@ def test_run_ends_in_a_complete_folder_or_one_line_error(tmp_path, capsys, monke
         path = _write_case(cases_dir, i, data)
         out = results / f"case{i:04d}"
         argv = ["run", str(path), "--paths", "50", "--workers", "1", "--out", str(out), "--json"]
-        try:
-            rc, stdout, err = _invoke(argv, capsys, 120)
-        except _Hang as exc:
-            bad.append((i, what, str(exc)))
+        rc, stdout, problem = _attempt(argv, capsys, 120, path)
+        if rc is None:
+            bad.append((i, what, problem))
             continue
-        problem = _check_error(rc, stdout, err, path)
-        if problem is None and rc == 0:
+        if not problem and rc == 0:
             problem = _complete(out)
-            if problem is None and json.loads(stdout)["paths"] != 50:
+            if not problem and json.loads(stdout)["paths"] != 50:
                 problem = "wrong paths"
-        if problem is None and rc == 2 and out.exists():
+        if not problem and rc == 2 and out.exists():
             problem = "an error left a folder"
         if problem:
             bad.append((i, what, problem))
@@ -307,7 +311,7 @@ def test_very_large_and_special_files_are_refused_in_one_line(tmp_path, capsys):
     with open(big, "wb") as fh:  # over the 10 MiB limit: refused before it is read
         fh.write(b"# " + b"x" * (10 * 2**20) + b"\n")
     nearly = tmp_path / "nearly.toml"  # under the limit: a giant list, wrong length
-    text = BUNDLED[0].read_text()
+    text = BUNDLED_TOML[0].read_text()
     giant = "gross = [" + "1.0," * 1_000_000 + "]"
     nearly.write_text(re.sub(r"(?m)^gross = .*$", giant, text, count=1))
     assert nearly.stat().st_size < 10 * 2**20
@@ -325,10 +329,10 @@ def test_very_large_and_special_files_are_refused_in_one_line(tmp_path, capsys):
 def test_regressions_found_by_fuzzing(tmp_path, capsys):
     # a byte-order mark (as Windows editors write) was "not valid TOML"
     bom = tmp_path / "bom.toml"
-    bom.write_bytes(b"\xef\xbb\xbf" + BUNDLED[0].read_bytes())
+    bom.write_bytes(b"\xef\xbb\xbf" + BUNDLED_TOML[0].read_bytes())
     assert _invoke(["validate", str(bom)], capsys, 20)[0] == 0
     # a rate just above 1 was reported as "must be ≤ 1, got 1"
-    doc = tomllib.loads(BUNDLED[0].read_text())
+    doc = tomllib.loads(BUNDLED_TOML[0].read_text())
     doc["buckets"]["provision_rates"][0] = 1.0000000001
     bad = tmp_path / "bad.toml"
     bad.write_text(tomlkit.dumps(doc))

@@ -9,21 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import MINIMAL, SENSETIME, assert_one_line_error
 
 from simulator import engine, load_scenario, resources, simulate, with_overrides
 from simulator.cli import main
 from simulator.engine import BLOCK_SIZE, estimate_memory
 from simulator.resources import ResourceError
-
-ROOT = Path(__file__).resolve().parents[1]
-MINIMAL = ROOT / "scenarios" / "example_minimal.toml"
-SENSETIME = ROOT / "scenarios" / "sensetime_2023.toml"
-
-
-def _one_line(err: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -42,8 +33,8 @@ def _one_line(err: str) -> str:
 def test_numbers_beyond_validation_are_refused_in_one_line(sets, field, tmp_path, capsys):
     out = tmp_path / "o"
     assert main(["run", str(MINIMAL), *sets, "--out", str(out)]) == 2
-    line = _one_line(capsys.readouterr().err)
-    assert line.startswith(f"{MINIMAL}: {field}") and not out.exists()
+    assert_one_line_error(capsys.readouterr().err, prefix=f"{MINIMAL}: {field}")
+    assert not out.exists()
 
 
 def test_a_trajectory_sample_larger_than_memory_is_refused_up_front(tmp_path, capsys):
@@ -59,8 +50,8 @@ def test_a_trajectory_sample_larger_than_memory_is_refused_up_front(tmp_path, ca
     ]  # fmt: skip
     out = tmp_path / "o"
     assert main(["run", str(MINIMAL), *sets, "--paths", "1000000", "--out", str(out)]) == 2
-    line = _one_line(capsys.readouterr().err)
-    assert "GiB of memory" in line and "fewer" in line and not out.exists()
+    assert_one_line_error(capsys.readouterr().err, "GiB of memory", "fewer")
+    assert not out.exists()
     assert list(tmp_path.iterdir()) == []
 
 
@@ -70,15 +61,18 @@ def test_a_billion_path_run_on_a_small_machine_is_refused(tmp_path, capsys, monk
     sets = ["--set", "defaults.write_off_after_months=1200", "--paths", "100000000"]
     out = tmp_path / "o"
     assert main(["run", str(MINIMAL), *sets, "--out", str(out)]) == 2
-    assert "GiB of memory" in _one_line(capsys.readouterr().err) and not out.exists()
+    assert_one_line_error(capsys.readouterr().err, "GiB of memory")
+    assert not out.exists()
     # the same for a sweep: every point is checked before anything runs
     args = ["sweep", str(MINIMAL), "--param", "collections.multiplier=0.9,1.1", *sets]
     assert main([*args, "--workers", "1", "--out", str(out)]) == 2
-    assert "GiB of memory" in _one_line(capsys.readouterr().err) and not out.exists()
+    assert_one_line_error(capsys.readouterr().err, "GiB of memory")
+    assert not out.exists()
     # and a thousand worker processes are not started on a small machine
     small = ["sweep", str(MINIMAL), "--param", "collections.multiplier=0.9,1.1", "--paths", "100"]
     assert main([*small, "--workers", "100000", "--out", str(out)]) == 2
-    assert "--workers" in _one_line(capsys.readouterr().err) and not out.exists()
+    assert_one_line_error(capsys.readouterr().err, "--workers")
+    assert not out.exists()
 
 
 def test_simulate_counts_only_the_threads_that_can_run(monkeypatch):

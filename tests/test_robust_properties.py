@@ -15,13 +15,14 @@ import math
 import os
 
 import numpy as np
+from conftest import assert_identities, run_traced
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import simulate
 from simulator.engine import run_block
 from simulator.params import compile_params
-from simulator.results import MONTHLY_VARS, QUANTILES
+from simulator.results import QUANTILES
 from simulator.scenario import scenario_from_dict
 
 EXAMPLES = 4 * int(os.environ.get("ARSIM_FUZZ_EXAMPLES", "25"))
@@ -110,73 +111,10 @@ def scenarios(draw, max_horizon: int = 120, max_paths: int = 40):
     return scenario_from_dict(sc, source="<fuzz>")
 
 
-def _close(a, b, scale, rtol=1e-12):
-    """|a − b| ≤ rtol × the sums involved (DESIGN 2.7), elementwise."""
-    return np.abs(a - b) <= rtol * scale + 1e-300
-
-
 @SETTINGS
 @given(sc=scenarios(), block=st.integers(0, 3))
 def test_identities_hold_for_random_scenarios(sc, block):
-    prm = compile_params(sc)
-    n = sc.simulation.paths
-    out = run_block(prm, block, n, sc.simulation.seed, n_sample=n, trace=True)
-    K, H = prm.n_buckets, prm.horizon
-    tr = out.trace
-    names = [*MONTHLY_VARS, *(f"g{b}" for b in range(K))]
-    s = {name: out.sample[i] for i, name in enumerate(names)}  # (H+1, n)
-
-    for name, arr in [*tr.items(), *s.items(), *out.per_path.items()]:
-        assert np.isfinite(arr).all(), f"{name} is not finite"
-    h, d = tr["h"], tr["d"]
-    assert (h >= 0).all() and (d >= 0).all()
-    assert (h + d <= 1 + 1e-12).all()
-    assert (tr["s_min"] >= 0).all(), "a balance went negative"
-    for name in ("gross", "collections", "credit_loss", "defaults", "write_offs", "revenue"):
-        assert (s[name] >= 0).all(), f"{name} went negative"
-    for b in range(K):
-        assert (s[f"g{b}"] >= 0).all()
-
-    r, sigma = prm.provision_rates, prm.credit_share
-    gross = s["gross"]
-    coll, loss, rev = s["collections"][1:], s["credit_loss"][1:], s["revenue"][1:]
-    by_bucket = sum(s[f"g{b}"] for b in range(K))
-    assert _close(by_bucket, gross, gross, 1e-13).all()
-    # gross roll-forward
-    scale = gross[:-1] + sigma * rev + coll + loss
-    assert _close(gross[1:], gross[:-1] + sigma * rev - coll - loss, scale).all()
-    assert _close(tr["coll_b"].sum(axis=0), coll, coll, 1e-13).all()
-    np.testing.assert_array_equal(loss, s["defaults"][1:] + s["write_offs"][1:])
-    if not prm.write_off:
-        assert (tr["write_offs"] == 0).all()
-    # allowance and the charge by flow
-    allowance = sum(r[b] * s[f"g{b}"] for b in range(K))
-    assert _close(s["allowance"], allowance, allowance, 1e-13).all()
-    charge = s["charge"][1:]
-    a0, a1 = s["allowance"][:-1], s["allowance"][1:]
-    assert _close(charge, a1 - a0 + loss, a1 + a0 + loss).all()
-    mig = tr["migration"]
-    by_flow = (
-        r[0] * sigma * rev
-        + sum((r[b + 1] - r[b]) * mig[b] for b in range(K - 1))
-        - sum(r[b] * tr["coll_b"][b] for b in range(K))
-        + sum((1 - r[b]) * tr["def_b"][b] for b in range(K))
-        + (1 - r[K - 1]) * tr["write_offs"]
-    )
-    flow_scale = sigma * rev + mig.sum(axis=0) + coll + loss + a1 + a0
-    assert _close(charge, by_flow, flow_scale).all()
-    # cash over the run
-    cash = s["cash"]
-    inflow = coll + (1 - sigma - prm.variable_cost_ratio) * rev - prm.fixed_outflow[:, None]
-    inflow = inflow + prm.other_inflow
-    terms = np.abs(cash[0]) + coll.sum(0) + (1 + prm.variable_cost_ratio) * rev.sum(0)
-    terms = terms + prm.fixed_outflow.sum() + abs(prm.other_inflow) * H
-    assert _close(cash[-1], cash[0] + inflow.sum(axis=0), terms * H).all()
-    # per-path outputs agree with the months
-    np.testing.assert_array_equal(out.per_path["cash_end"], cash[-1])
-    assert (out.per_path["min_cash"] <= cash.min(axis=0)).all()
-    runway = out.per_path["runway"]
-    assert ((runway >= 0) & (runway <= H + 1)).all()
+    assert_identities(run_traced(sc, block))
 
 
 def _check_summary(s: dict, sc) -> None:

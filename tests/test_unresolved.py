@@ -99,6 +99,7 @@ def test_which_books_are_warned_about(sets, warned):
     assert bool(scenario_warnings(sc)) is warned
 
 
-def test_the_minimal_example_is_warned_about_and_still_runs(tmp_path, capsys):
-    assert main(["run", str(MINIMAL), "--paths", "200", "--out", str(tmp_path / "m")]) == 0
+def test_the_minimal_example_is_warned_about_by_validate_and_still_runs(tmp_path, capsys):
+    assert main(["validate", str(MINIMAL)]) == 0
     assert "warning: " in capsys.readouterr().err
+    assert main(["run", str(MINIMAL), "--paths", "200", "--out", str(tmp_path / "m")]) == 0

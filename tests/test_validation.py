@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import tomlkit
+from conftest import assert_one_line_error
 
 from simulator.cli import main
 from simulator.scenario import MAX_FILE_BYTES, ScenarioError, load_scenario, with_overrides
@@ -141,28 +142,21 @@ def _tree(root: Path) -> set[str]:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in ``tmp_path`` so that a default ``results/`` folder would land there."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
 def base() -> dict[str, Any]:
     return copy.deepcopy(BASE)
 
 
 @pytest.fixture
-def cli(workdir: Path, capsys: pytest.CaptureFixture[str]):
+def cli(in_tmp: Path, capsys: pytest.CaptureFixture[str]):
     """Call ``main(argv)``; return ``(code, stdout, stderr)`` after checking nothing was written."""
 
     def call(argv: list[str]) -> tuple[int, str, str]:
         capsys.readouterr()
-        before = _tree(workdir)
+        before = _tree(in_tmp)
         code = main(argv)
         out, err = capsys.readouterr()
-        assert not (workdir / "results").exists(), "a results folder was written"
-        assert _tree(workdir) == before, "files were written"
+        assert not (in_tmp / "results").exists(), "a results folder was written"
+        assert _tree(in_tmp) == before, "files were written"
         return code, out, err
 
     return call
@@ -173,24 +167,17 @@ def assert_user_error(
 ) -> str:
     """Exit code 2, nothing on stdout, one line ``FILE: FIELD: reason`` containing ``phrases``."""
     code, out, err = result
-    assert "Traceback" not in err, err
     assert code == 2, (code, err)
     assert out == "", out
-    assert err.endswith("\n") and err.count("\n") == 1, f"not exactly one line: {err!r}"
-    line = err.rstrip("\n")
-    prefix = f"{file}: {field}: "
-    assert line.startswith(prefix), f"expected to start with {prefix!r}, got {line!r}"
-    for phrase in phrases:
-        assert phrase in line, f"{phrase!r} not in {line!r}"
-    return line
+    return assert_one_line_error(err, *phrases, prefix=f"{file}: {field}: ")
 
 
 # ------------------------------------------------------------------------------------------------
 # The base scenario and the writer
 
 
-def test_base_scenario_is_valid(cli, workdir: Path, base: dict[str, Any]) -> None:
-    path = write_scenario(workdir / "base.toml", base)
+def test_base_scenario_is_valid(cli, in_tmp: Path, base: dict[str, Any]) -> None:
+    path = write_scenario(in_tmp / "base.toml", base)
     code, out, err = cli(["validate", str(path)])
     assert code == 0, err
     assert out.startswith("OK"), out
@@ -199,20 +186,20 @@ def test_base_scenario_is_valid(cli, workdir: Path, base: dict[str, Any]) -> Non
     assert err == ""
 
 
-def test_required_fields_only_is_valid(cli, workdir: Path, base: dict[str, Any]) -> None:
+def test_required_fields_only_is_valid(cli, in_tmp: Path, base: dict[str, Any]) -> None:
     data = {
         "buckets": {k: base["buckets"][k] for k in ("edges_months", "gross", "provision_rates")},
         "collections": {"monthly_rate": base["collections"]["monthly_rate"]},
         "defaults": {"monthly_rate": base["defaults"]["monthly_rate"]},
         "cash": {"opening": 100.0},
     }
-    path = write_scenario(workdir / "minimal.toml", data)
+    path = write_scenario(in_tmp / "minimal.toml", data)
     code, out, err = cli(["validate", str(path)])
     assert code == 0, err
     assert out.startswith("OK")
 
 
-def test_integer_accepted_where_float_expected(cli, workdir: Path, base: dict[str, Any]) -> None:
+def test_integer_accepted_where_float_expected(cli, in_tmp: Path, base: dict[str, Any]) -> None:
     data = mutate(
         base,
         {
@@ -225,15 +212,15 @@ def test_integer_accepted_where_float_expected(cli, workdir: Path, base: dict[st
         },
     )
     data["ecl_scenarios"].pop()
-    path = write_scenario(workdir / "ints.toml", data)
+    path = write_scenario(in_tmp / "ints.toml", data)
     code, out, err = cli(["validate", str(path)])
     assert code == 0, err
     assert out.startswith("OK")
 
 
-def test_valid_seasonality_with_as_of(cli, workdir: Path, base: dict[str, Any]) -> None:
+def test_valid_seasonality_with_as_of(cli, in_tmp: Path, base: dict[str, Any]) -> None:
     data = mutate(base, {"revenue.seasonality": [0.5, 1.5] * 6, "collections.seasonality": DEL})
-    path = write_scenario(workdir / "seas.toml", data)
+    path = write_scenario(in_tmp / "seas.toml", data)
     code, _, err = cli(["validate", str(path)])
     assert code == 0, err
 
@@ -930,38 +917,38 @@ ORDER_CASES = [
 
 
 @pytest.mark.parametrize(("changes", "field", "phrases"), RULE_CASES)
-def test_rule(cli, workdir: Path, base: dict[str, Any], changes, field, phrases) -> None:
-    path = write_scenario(workdir / "scenario.toml", mutate(base, changes))
+def test_rule(cli, in_tmp: Path, base: dict[str, Any], changes, field, phrases) -> None:
+    path = write_scenario(in_tmp / "scenario.toml", mutate(base, changes))
     assert_user_error(cli(["validate", str(path)]), path, field, *phrases)
 
 
 @pytest.mark.parametrize(("changes", "field", "phrases"), TYPE_CASES)
-def test_strict_types(cli, workdir: Path, base: dict[str, Any], changes, field, phrases) -> None:
-    path = write_scenario(workdir / "scenario.toml", mutate(base, changes))
+def test_strict_types(cli, in_tmp: Path, base: dict[str, Any], changes, field, phrases) -> None:
+    path = write_scenario(in_tmp / "scenario.toml", mutate(base, changes))
     assert_user_error(cli(["validate", str(path)]), path, field, *phrases)
 
 
 @pytest.mark.parametrize(("changes", "field", "phrases"), KEY_CASES)
-def test_keys(cli, workdir: Path, base: dict[str, Any], changes, field, phrases) -> None:
-    path = write_scenario(workdir / "scenario.toml", mutate(base, changes))
+def test_keys(cli, in_tmp: Path, base: dict[str, Any], changes, field, phrases) -> None:
+    path = write_scenario(in_tmp / "scenario.toml", mutate(base, changes))
     assert_user_error(cli(["validate", str(path)]), path, field, *phrases)
 
 
 def test_unknown_key_without_near_miss_has_no_suggestion(
-    cli, workdir: Path, base: dict[str, Any]
+    cli, in_tmp: Path, base: dict[str, Any]
 ) -> None:
-    path = write_scenario(workdir / "scenario.toml", mutate(base, {"cash.zzzzzz": 1.0}))
+    path = write_scenario(in_tmp / "scenario.toml", mutate(base, {"cash.zzzzzz": 1.0}))
     line = assert_user_error(cli(["validate", str(path)]), path, "cash.zzzzzz", "unknown key")
     assert "did you mean" not in line
 
 
 @pytest.mark.parametrize(("changes", "field", "phrases"), ORDER_CASES)
-def test_error_order(cli, workdir: Path, base: dict[str, Any], changes, field, phrases) -> None:
-    path = write_scenario(workdir / "scenario.toml", mutate(base, changes))
+def test_error_order(cli, in_tmp: Path, base: dict[str, Any], changes, field, phrases) -> None:
+    path = write_scenario(in_tmp / "scenario.toml", mutate(base, changes))
     assert_user_error(cli(["validate", str(path)]), path, field, *phrases)
 
 
-def test_literal_toml_nan_inf(cli, workdir: Path) -> None:
+def test_literal_toml_nan_inf(cli, in_tmp: Path) -> None:
     """The TOML literals ``nan`` and ``inf`` as written by hand."""
     text = (
         "[buckets]\nedges_months = [0, 12, 24]\ngross = [100.0, inf, 20.0]\n"
@@ -970,7 +957,7 @@ def test_literal_toml_nan_inf(cli, workdir: Path) -> None:
         "[defaults]\nmonthly_rate = [0.001, 0.005, 0.01]\n"
         "[cash]\nopening = nan\n"
     )
-    path = workdir / "literal.toml"
+    path = in_tmp / "literal.toml"
     path.write_text(text, encoding="utf-8")
     assert_user_error(cli(["validate", str(path)]), path, "buckets.gross[1]", "finite")
     path.write_text(text.replace("inf", "50.0"), encoding="utf-8")
@@ -981,31 +968,31 @@ def test_literal_toml_nan_inf(cli, workdir: Path) -> None:
 # Files that cannot be read as a scenario
 
 
-def test_missing_file(cli, workdir: Path) -> None:
-    path = workdir / "nope.toml"
+def test_missing_file(cli, in_tmp: Path) -> None:
+    path = in_tmp / "nope.toml"
     assert_user_error(cli(["validate", str(path)]), path, "-", "no such file")
 
 
-def test_directory(cli, workdir: Path) -> None:
-    path = workdir / "folder.toml"
+def test_directory(cli, in_tmp: Path) -> None:
+    path = in_tmp / "folder.toml"
     path.mkdir()
     assert_user_error(cli(["validate", str(path)]), path, "-", "folder")
 
 
-def test_binary_garbage(cli, workdir: Path) -> None:
-    path = workdir / "garbage.toml"
+def test_binary_garbage(cli, in_tmp: Path) -> None:
+    path = in_tmp / "garbage.toml"
     path.write_bytes(b"\xff\xfe\xc3\x28" + random.Random(0).randbytes(4096))
     assert_user_error(cli(["validate", str(path)]), path, "-", "not UTF-8")
 
 
-def test_control_characters(cli, workdir: Path) -> None:
-    path = workdir / "nul.toml"
+def test_control_characters(cli, in_tmp: Path) -> None:
+    path = in_tmp / "nul.toml"
     path.write_bytes(b"[cash]\nopening = 1\x00\x01\x02\n")
     assert_user_error(cli(["validate", str(path)]), path, "-", "not valid TOML", "line 2")
 
 
-def test_broken_toml(cli, workdir: Path) -> None:
-    path = workdir / "broken.toml"
+def test_broken_toml(cli, in_tmp: Path) -> None:
+    path = in_tmp / "broken.toml"
     path.write_text(
         "[buckets]\nedges_months = [0, 12, 24]\ngross = [100.0, 50.0\n\n[cash]\nopening = 1\n",
         encoding="utf-8",
@@ -1014,8 +1001,8 @@ def test_broken_toml(cli, workdir: Path) -> None:
     assert re.search(r"line \d+", line), line
 
 
-def test_broken_toml_reports_its_line(cli, workdir: Path) -> None:
-    path = workdir / "broken.toml"
+def test_broken_toml_reports_its_line(cli, in_tmp: Path) -> None:
+    path = in_tmp / "broken.toml"
     path.write_text(
         "[buckets]\nedges_months = [0, 12, 24]\ngross = \nprovision_rates = [0.1, 0.2, 1.0]\n",
         encoding="utf-8",
@@ -1023,34 +1010,34 @@ def test_broken_toml_reports_its_line(cli, workdir: Path) -> None:
     assert_user_error(cli(["validate", str(path)]), path, "-", "not valid TOML", "line 3")
 
 
-def test_duplicate_key_is_broken_toml(cli, workdir: Path) -> None:
-    path = workdir / "dup.toml"
+def test_duplicate_key_is_broken_toml(cli, in_tmp: Path) -> None:
+    path = in_tmp / "dup.toml"
     path.write_text("[cash]\nopening = 1.0\nopening = 2.0\n", encoding="utf-8")
     assert_user_error(cli(["validate", str(path)]), path, "-", "not valid TOML", "line 3")
 
 
-def test_nested_too_deeply(cli, workdir: Path) -> None:
-    path = workdir / "deep.toml"
+def test_nested_too_deeply(cli, in_tmp: Path) -> None:
+    path = in_tmp / "deep.toml"
     path.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
     assert_user_error(cli(["validate", str(path)]), path, "-", "not valid TOML")
 
 
-def test_empty_file(cli, workdir: Path) -> None:
-    path = workdir / "empty.toml"
+def test_empty_file(cli, in_tmp: Path) -> None:
+    path = in_tmp / "empty.toml"
     path.write_bytes(b"")
     assert_user_error(cli(["validate", str(path)]), path, "buckets", "required table is missing")
 
 
-def test_file_over_10_mib(cli, workdir: Path) -> None:
-    path = workdir / "huge.toml"
+def test_file_over_10_mib(cli, in_tmp: Path) -> None:
+    path = in_tmp / "huge.toml"
     with path.open("wb") as f:  # sparse: quick to make, never read
         f.truncate(MAX_FILE_BYTES + 1)
     assert MAX_FILE_BYTES == 10 * 2**20
     assert_user_error(cli(["validate", str(path)]), path, "-", "at most 10 MiB")
 
 
-def test_file_of_exactly_10_mib_is_read(cli, workdir: Path, base: dict[str, Any]) -> None:
-    path = workdir / "padded.toml"
+def test_file_of_exactly_10_mib_is_read(cli, in_tmp: Path, base: dict[str, Any]) -> None:
+    path = in_tmp / "padded.toml"
     text = tomlkit.dumps(base).encode()
     path.write_bytes(text + b"#" * (MAX_FILE_BYTES - len(text) - 1) + b"\n")
     assert path.stat().st_size == MAX_FILE_BYTES
@@ -1064,8 +1051,8 @@ def test_file_of_exactly_10_mib_is_read(cli, workdir: Path, base: dict[str, Any]
 
 
 @pytest.fixture
-def scenario_file(workdir: Path, base: dict[str, Any]) -> Path:
-    return write_scenario(workdir / "scenario.toml", base)
+def scenario_file(in_tmp: Path, base: dict[str, Any]) -> Path:
+    return write_scenario(in_tmp / "scenario.toml", base)
 
 
 SET_CASES = [
@@ -1179,26 +1166,24 @@ def test_set_good_values_validate(cli, scenario_file: Path) -> None:
         pytest.param("100000001", "must be ≤ 100000000", id="too-many"),
     ],
 )
-def test_run_paths_out_of_range(cli, workdir: Path, scenario_file: Path, paths, phrase) -> None:
-    out_dir = workdir / "out"
+def test_run_paths_out_of_range(cli, in_tmp: Path, scenario_file: Path, paths, phrase) -> None:
+    out_dir = in_tmp / "out"
     result = cli(["run", str(scenario_file), "--paths", paths, "--out", str(out_dir)])
     assert_user_error(result, scenario_file, "simulation.paths", phrase)
     assert not out_dir.exists()
 
 
-def test_run_paths_not_a_number(cli, workdir: Path, scenario_file: Path) -> None:
+def test_run_paths_not_a_number(cli, in_tmp: Path, scenario_file: Path) -> None:
     """An argument that is not an integer is caught by the parser, before the file is read.
 
     The parser's message names the program, not the file (``arsim run: argument --paths: …``);
     it is still one line and exit code 2.
     """
-    out_dir = workdir / "out"
+    out_dir = in_tmp / "out"
     code, out, err = cli(["run", str(scenario_file), "--paths", "abc", "--out", str(out_dir)])
     assert code == 2
     assert out == ""
-    assert "Traceback" not in err
-    assert err.endswith("\n") and err.count("\n") == 1, err
-    assert "--paths" in err and "'abc'" in err
+    assert_one_line_error(err, "--paths", "'abc'")
     assert not out_dir.exists()
 
 
@@ -1255,10 +1240,10 @@ RUN_CASES = [
 @pytest.mark.parametrize("explicit_out", [True, False], ids=["out", "default-out"])
 @pytest.mark.parametrize(("changes", "extra", "field", "phrases"), RUN_CASES)
 def test_run_writes_nothing(
-    cli, workdir: Path, base: dict[str, Any], changes, extra, field, phrases, explicit_out
+    cli, in_tmp: Path, base: dict[str, Any], changes, extra, field, phrases, explicit_out
 ) -> None:
-    path = write_scenario(workdir / "scenario.toml", mutate(base, changes))
-    out_dir = workdir / "out"
+    path = write_scenario(in_tmp / "scenario.toml", mutate(base, changes))
+    out_dir = in_tmp / "out"
     argv = ["run", str(path), "--paths", "10", *extra]
     if explicit_out:
         argv += ["--out", str(out_dir)]
@@ -1275,11 +1260,11 @@ def test_run_writes_nothing(
         pytest.param(b"", "required table is missing", id="empty"),
     ],
 )
-def test_run_unreadable_writes_nothing(cli, workdir: Path, content, phrase) -> None:
-    path = workdir / "scenario.toml"
+def test_run_unreadable_writes_nothing(cli, in_tmp: Path, content, phrase) -> None:
+    path = in_tmp / "scenario.toml"
     if content is not None:
         path.write_bytes(content)
-    out_dir = workdir / "out"
+    out_dir = in_tmp / "out"
     result = cli(["run", str(path), "--paths", "10", "--out", str(out_dir)])
     field = "buckets" if content == b"" else "-"
     assert_user_error(result, path, field, phrase)
@@ -1290,8 +1275,8 @@ def test_run_unreadable_writes_nothing(cli, workdir: Path, content, phrase) -> N
 # with_overrides in Python
 
 
-def test_with_overrides_changes_exactly_those_values(workdir: Path, base: dict[str, Any]) -> None:
-    path = write_scenario(workdir / "scenario.toml", base)
+def test_with_overrides_changes_exactly_those_values(in_tmp: Path, base: dict[str, Any]) -> None:
+    path = write_scenario(in_tmp / "scenario.toml", base)
     sc = load_scenario(path)
     before = sc.model_dump(mode="python")
     new = with_overrides(sc, {"collections.multiplier": 0.8, "collections.monthly_rate[2]": 0.03})
@@ -1310,8 +1295,8 @@ def test_with_overrides_changes_exactly_those_values(workdir: Path, base: dict[s
     assert sc.collections.monthly_rate == [0.1, 0.05, 0.0]
 
 
-def test_with_overrides_rejects_bad_values(workdir: Path, base: dict[str, Any]) -> None:
-    path = write_scenario(workdir / "scenario.toml", base)
+def test_with_overrides_rejects_bad_values(in_tmp: Path, base: dict[str, Any]) -> None:
+    path = write_scenario(in_tmp / "scenario.toml", base)
     sc = load_scenario(path)
     with pytest.raises(ScenarioError) as info:
         with_overrides(sc, {"collections.monthly_rate[2]": 1.5})

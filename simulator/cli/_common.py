@@ -78,14 +78,6 @@ def load_scenario_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     return scenario, overrides
 
 
-def warn_about(scenario: Any) -> None:
-    """Print the scenario's warnings (:func:`simulator.scenario.scenario_warnings`) on stderr."""
-    from ..scenario import scenario_warnings
-
-    for w in scenario_warnings(scenario):
-        message(f"warning: {w}")
-
-
 def progress_bar(total: int, desc: str, unit: str = "path") -> Any:
     """A tqdm bar on stderr, drawn on a terminal only."""
     from tqdm import tqdm

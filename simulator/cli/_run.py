@@ -17,7 +17,6 @@ from ._common import (
     message,
     print_json,
     progress_bar,
-    warn_about,
     writing,
 )
 
@@ -106,7 +105,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..storage import default_out_dir, write_results
 
     scenario, overrides = load_scenario_args(args)
-    warn_about(scenario)
     if args.out is not None:
         out = check_out_folder(Path(args.out), args.force)
     else:
