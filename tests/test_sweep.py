@@ -82,16 +82,20 @@ def test_the_scenarios_sweep_table_is_the_default_design():
 
 def test_sobol_sample_is_seeded_scaled_and_rounded_for_integers(base):
     params = ["collections.multiplier=0.5:1.5", "simulation.horizon_months=12:36"]
-    a = sw.sobol_design(base, params, 16, seed=3)
+    a = sw.sobol_design(base, params, 16, rng=3)
     assert a.kind == "sobol" and len(a) == 16
     m = np.array([v[0] for v in a.values])
     h = [v[1] for v in a.values]
     assert ((m >= 0.5) & (m <= 1.5)).all() and all(isinstance(x, int) and 12 <= x <= 36 for x in h)
     # a low-discrepancy sample: every eighth of the range holds two of the 16 points
     assert np.bincount(((m - 0.5) * 8).astype(int), minlength=8).tolist() == [2] * 8
-    assert sw.sobol_design(base, params, 16, seed=3) == a
-    assert sw.sobol_design(base, params, 16, seed=4) != a
-    assert sw.sobol_design(base, params, 5, seed=3).values == a.values[:5]
+    assert sw.sobol_design(base, params, 16, rng=3) == a
+    assert sw.sobol_design(base, params, 16, rng=4) != a
+    assert sw.sobol_design(base, params, 5, rng=3).values == a.values[:5]
+    # SPEC 7: a Generator works as well as its seed, and is used, not copied
+    gen = np.random.default_rng(3)
+    assert sw.sobol_design(base, params, 16, rng=gen) == a
+    assert sw.sobol_design(base, params, 16, rng=gen) != a
 
 
 @pytest.mark.parametrize(

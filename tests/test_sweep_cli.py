@@ -20,8 +20,6 @@ from factories import BASE
 from simulator import sweep as sw
 from simulator.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _write_scenario(path: Path, **changes) -> str:
     data = copy.deepcopy(BASE)

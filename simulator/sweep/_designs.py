@@ -181,7 +181,9 @@ def table_design(scenario: Scenario) -> Design:
     return _product("grid", fields, values, src)
 
 
-def sobol_design(scenario: Scenario, params: Sequence[str], n: int, seed: int) -> Design:
+def sobol_design(
+    scenario: Scenario, params: Sequence[str], n: int, rng: np.random.Generator | int | None
+) -> Design:
     """A scrambled Sobol sample of ``n`` points over ``--param FIELD=lo:hi`` ranges.
 
     Parameters
@@ -192,8 +194,9 @@ def sobol_design(scenario: Scenario, params: Sequence[str], n: int, seed: int) -
     n : int
         Number of points (1..:data:`MAX_POINTS`); a power of 2 keeps the balance properties of
         the sequence, other sizes take its first ``n`` points.
-    seed : int
-        Seed of the scrambling (the run's seed): the same seed gives the same points.
+    rng : numpy.random.Generator, int or None
+        The scrambling's random numbers (SPEC 7; the command line passes the run's seed): the
+        same seed gives the same points.
 
     Returns
     -------
@@ -228,7 +231,7 @@ def sobol_design(scenario: Scenario, params: Sequence[str], n: int, seed: int) -
         lows.append(lo)
         highs.append(hi)
     _check_unique(fields, src)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(rng)
     try:
         sampler = qmc.Sobol(len(fields), scramble=True, rng=rng)
     except TypeError:  # scipy < 1.15 calls it seed
