@@ -197,6 +197,33 @@ def _moments(vals, shift, s1, s2, m):
         s2[v] += b
 
 
+@nb.njit(inline="always")
+def _hazards(y, m, rho_zero, pb, thr, load, raw_c, a_b, beta, scale, db, hb, fb):
+    """One bucket's default, collection and survival hazards for ``m`` paths (DESIGN 2.3).
+
+    ``d = p`` when ``rho_zero``, else ``ndtr(thr + load · y)``; ``h = min(scale · c, 1 − d)``
+    when ``beta == 0``, else ``min(scale / (1 + exp(beta · y − alpha)), 1 − d)``.
+    """
+    if rho_zero:
+        for p in range(m):
+            db[p] = pb
+    else:
+        for p in range(m):
+            db[p] = _ndtr(thr + load * y[p])
+    if beta == 0.0:
+        raw = scale * raw_c
+        for p in range(m):
+            cap = 1.0 - db[p]
+            hb[p] = raw if raw < cap else cap
+    else:
+        for p in range(m):
+            raw = scale / (_exp(beta * y[p] - a_b) + 1.0)
+            cap = 1.0 - db[p]
+            hb[p] = raw if raw < cap else cap
+    for p in range(m):
+        fb[p] = max(1.0 - hb[p] - db[p], 0.0)
+
+
 @nb.njit(nogil=True, cache=True, error_model="numpy")
 def run_chunk(
     t0,
@@ -204,6 +231,9 @@ def run_chunk(
     z,
     phi,
     noise,
+    seg_v,
+    seg_noise,
+    seg_w,
     rho_zero,
     p_def,
     threshold,
@@ -212,19 +242,38 @@ def run_chunk(
     c_rate,
     beta,
     coll_scale,
+    billing,
+    age_off,
+    n_age,
+    lo_b,
+    hi_b,
+    write_off,
+    r,
     rev_base,
     volatility,
     kappa,
-    credit_share,
     cash_rate,
     fixed_outflow,
     other_inflow,
     cash_floor,
     horizon,
-    lo_b,
-    hi_b,
-    write_off,
-    r,
+    d_seg,
+    d_bal,
+    d_own,
+    d_pdef,
+    d_thr,
+    d_load,
+    d_rho0,
+    d_alpha,
+    d_crate,
+    d_beta,
+    d_bkt,
+    d_rate_end,
+    d_wo,
+    d_u,
+    d_surv,
+    d_open,
+    d_count,
     S,
     G,
     allowance,
@@ -233,6 +282,9 @@ def run_chunk(
     min_cash,
     tot_coll,
     tot_loss,
+    seg_coll,
+    seg_loss,
+    pool_loss,
     shift,
     s1,
     s2,
@@ -247,78 +299,90 @@ def run_chunk(
     tr_mig,
     tr_wo,
     tr_smin,
+    tr_dev,
+    tr_dopen,
 ):
     """Run months ``t0 + 1 .. t0 + M`` of a block, one tile of paths at a time.
 
-    ``z`` (n,) is the factor ``Z_{t0}`` and is advanced to ``Z_{t0+M}``
-    (``Z_t = phi Z_{t-1} + sqrt(1 - phi^2) eps_t``); ``noise`` (M, 2, BLOCK_SIZE) holds the
-    draws ``eps_t`` in ``[:, 0]`` and ``xi_t`` in ``[:, 1]``. The default hazards are ``p_def``
-    when ``rho_zero``, else ``ndtr(threshold_b + loading * Z_t)`` (DESIGN 2.3). The state ``S``
-    (A, n), ``G`` (K, n) and the per-path arrays are updated in place; the monthly moments are
-    accumulated into ``s1``, ``s2`` (H+1, V) about ``shift`` (the first path's values, set here
-    when the tile holding path 0 is processed). The first ``n_sample`` paths' monthly values go
-    to ``sample[:, t, sample_at + p]``.
+    The book is ``S`` segments (DESIGN 2.12; one for a scenario without ``[[segments]]``) and
+    ``J`` named debtors (2.13; none without ``[[debtors]]``).
+
+    Factor: ``z`` (n,) is ``Z_{t0}`` and is advanced to ``Z_{t0+M}`` with the draws
+    ``noise[:, 0]`` (``eps_t``); ``noise[:, 1]`` holds ``xi_t`` of revenue. Segment ``s`` with
+    ``seg_w[s] >= 0`` has a factor of its own, ``Y = sqrt(w) Z + sqrt(1 − w) V`` with ``V``
+    (``seg_v[s]``, advanced like ``Z`` with ``seg_noise[s]``); ``seg_w[s] < 0`` marks the
+    implicit segment, whose hazards use ``Z`` itself.
+
+    Segment ``s``'s state is rows ``age_off[s] .. + n_age[s]`` of ``S`` (ages × paths) and rows
+    ``s·K .. s·K + K`` of ``G`` (gross by bucket); its parameters are row ``s`` of the (S, K)
+    and (S,) arrays. Debtor ``j``'s survival ``d_surv[j]``, open flag ``d_open[j]`` (1.0/0.0)
+    and uniform ``d_u[j]`` are per path; ``d_bkt[j, t − 1]`` is the bucket of its age during
+    month ``t`` (and ``d_bkt[j, t]`` at its end), ``d_rate_end`` the provision rate at that
+    month's end, ``d_wo`` 1.0 in the month it reaches the write-off age. ``d_count[j]``
+    accumulates, over paths, the lumps lost (defaulted or written off), paid within the horizon
+    and paid within 12 months.
+
+    Per path, totals accumulate in ``tot_coll``, ``tot_loss`` and, per segment (with
+    ``[[segments]]``), ``seg_coll``, ``seg_loss``; ``pool_loss`` is the credit loss of the
+    pooled book alone (with debtors). The monthly moments go to ``s1``, ``s2`` (H+1, V) about
+    ``shift``; the first ``n_sample`` paths' monthly values to ``sample[:, t, sample_at + p]``.
     """
     n = z.shape[0]
-    A = S.shape[0]
-    K = G.shape[0]
+    n_seg = p_def.shape[0]
+    K = p_def.shape[1]
+    J = d_bal.shape[0]
     V = s1.shape[1]
+    seg_rows = V - GROSS_ROW - K  # rows of gross by segment (0 without [[segments]])
     sig_rev = math.sqrt(max(1.0 - kappa * kappa, 0.0))
     sig_z = math.sqrt(max(1.0 - phi * phi, 0.0))
     half_v2 = 0.5 * volatility * volatility
     T = TILE
-    W = np.empty((M + A, T))
-    h = np.empty((K, T))
-    d = np.empty((K, T))
-    f = np.empty((K, T))
+    # each segment's age window of M + A rows, one after the other
+    win = np.empty(n_seg, dtype=np.int64)
+    rows = 0
+    for s in range(n_seg):
+        win[s] = rows
+        rows += M + n_age[s]
+    W = np.empty((rows, T))
+    h = np.empty((n_seg, K, T))
+    d = np.empty((n_seg, K, T))
+    f = np.empty((n_seg, K, T))
+    ys = np.empty((n_seg, T))
+    vs = np.empty((n_seg, T))
+    gseg = np.empty((n_seg * K, T))
     zt = np.empty(T)
     vals = np.empty((V, T))  # this month's monthly values of the tile's paths
-    # rows of vals: the monthly variables (params.ROW_*), then gross by bucket from GROSS_ROW
-    # Each loop below reads and writes few arrays, so that LLVM can vectorise it.
+    # per month, book level: collections, defaults, write-offs, and the pooled book's loss
+    coll = vals[ROW_COLLECTIONS]
+    dflt = vals[ROW_DEFAULTS]
+    wo = vals[ROW_WRITE_OFFS]
+    pool = np.empty(T)
+    cs_t = np.empty(T)  # a segment's collections and credit loss this month
+    ds_t = np.empty(T)
+    dscr = np.empty((5, T))  # a debtor's own hazards and its events this month
     for p0 in range(0, n, T):
         m = min(T, n - p0)
-        for a in range(A):
-            for p in range(m):
-                W[M + a, p] = S[a, p0 + p]
-        for b in range(K):
-            for p in range(m):
-                vals[GROSS_ROW + b, p] = G[b, p0 + p]
+        for s in range(n_seg):
+            for a in range(n_age[s]):
+                wr = W[win[s] + M + a]
+                for p in range(m):
+                    wr[p] = S[age_off[s] + a, p0 + p]
+            for b in range(K):
+                gs = gseg[s * K + b]
+                for p in range(m):
+                    gs[p] = G[s * K + b, p0 + p]
+            if seg_w[s] >= 0.0:
+                for p in range(m):
+                    vs[s, p] = seg_v[s, p0 + p]
         for p in range(m):
             zt[p] = z[p0 + p]
         for j in range(M):
             t = t0 + j + 1
-            base = M - j  # row of age 0 before this month's ageing
-            scale = coll_scale[t - 1]
+            base = M - j  # row of age 0 before this month's ageing, within a window
             eps = noise[j, 0, p0 : p0 + m]
             for p in range(m):
                 zt[p] = phi * zt[p] + sig_z * eps[p]
-            zj = zt
-            # hazards (DESIGN 2.3) and revenue (2.5)
-            for b in range(K):
-                db = d[b]
-                if rho_zero:
-                    pb = p_def[b]
-                    for p in range(m):
-                        db[p] = pb
-                else:
-                    tb = threshold[b]
-                    for p in range(m):
-                        db[p] = _ndtr(tb + loading * zj[p])
-                hb = h[b]
-                if beta == 0.0:
-                    raw = scale * c_rate[b]
-                    for p in range(m):
-                        cap = 1.0 - db[p]
-                        hb[p] = raw if raw < cap else cap
-                else:
-                    ab = alpha[b]
-                    for p in range(m):
-                        raw = scale / (_exp(beta * zj[p] - ab) + 1.0)
-                        cap = 1.0 - db[p]
-                        hb[p] = raw if raw < cap else cap
-                fb = f[b]
-                for p in range(m):
-                    fb[p] = max(1.0 - hb[p] - db[p], 0.0)
+            # revenue (DESIGN 2.5)
             rev = vals[ROW_REVENUE]
             rb = rev_base[t - 1]
             if volatility == 0.0:
@@ -327,83 +391,168 @@ def run_chunk(
             else:
                 xij = noise[j, 1, p0 : p0 + m]
                 for p in range(m):
-                    eta = -kappa * zj[p] + sig_rev * xij[p]
+                    eta = -kappa * zt[p] + sig_rev * xij[p]
                     rev[p] = rb * _exp(volatility * eta - half_v2)
-            # flows on the book at the start of the month
-            coll = vals[ROW_COLLECTIONS]
-            dflt = vals[ROW_DEFAULTS]
             for p in range(m):
                 coll[p] = 0.0
             for p in range(m):
                 dflt[p] = 0.0
-            for b in range(K):
-                hb = h[b]
-                gb = vals[GROSS_ROW + b]
-                for p in range(m):
-                    coll[p] += hb[p] * gb[p]
-            for b in range(K):
-                db = d[b]
-                gb = vals[GROSS_ROW + b]
-                for p in range(m):
-                    dflt[p] += db[p] * gb[p]
-            if trace:
-                for b in range(K):
-                    for p in range(m):
-                        tr_h[b, t - 1, p0 + p] = h[b, p]
-                        tr_d[b, t - 1, p0 + p] = d[b, p]
-                        tr_coll[b, t - 1, p0 + p] = h[b, p] * vals[GROSS_ROW + b, p]
-                        tr_def[b, t - 1, p0 + p] = d[b, p] * vals[GROSS_ROW + b, p]
-            # survival and ageing (2.4): age a keeps its row, the window moves down by one
-            for b in range(K):
-                fb = f[b]
-                for a in range(lo_b[b], hi_b[b]):
-                    wr = W[base + a]
-                    for p in range(m):
-                        wr[p] *= fb[p]
-            if trace:
-                for b in range(K - 1):
-                    for p in range(m):
-                        tr_mig[b, t - 1, p0 + p] = W[base + hi_b[b] - 1, p]
-            nb0 = base - 1  # row of age 0 after ageing
-            w0 = W[nb0]
             for p in range(m):
-                w0[p] = credit_share * rev[p]
-            wo = vals[ROW_WRITE_OFFS]
-            last = W[nb0 + A]  # what ageing moved beyond the last age
-            if write_off:
-                for p in range(m):
-                    wo[p] = last[p]
-            else:
-                for p in range(m):
-                    wo[p] = 0.0
-                wl = W[nb0 + A - 1]
-                for p in range(m):
-                    wl[p] += last[p]
-            # gross by bucket, allowance, charge, cash
-            for b in range(K):
-                gb = vals[GROSS_ROW + b]
-                wr = W[nb0 + lo_b[b]]
-                for p in range(m):
-                    gb[p] = wr[p]
-                for a in range(lo_b[b] + 1, hi_b[b]):
-                    wr = W[nb0 + a]
-                    for p in range(m):
-                        gb[p] += wr[p]
-            gross = vals[ROW_GROSS]
+                wo[p] = 0.0
             allow = vals[ROW_ALLOWANCE]
-            g0 = vals[GROSS_ROW]
-            r0 = r[0]
+            for s in range(n_seg):
+                # the segment's factor, hazards (2.3) and flows on its book at the month's start
+                y = zt
+                if seg_w[s] >= 0.0:
+                    sw = math.sqrt(seg_w[s])
+                    sv = math.sqrt(1.0 - seg_w[s])
+                    nu = seg_noise[s, j, p0 : p0 + m]
+                    for p in range(m):
+                        vs[s, p] = phi * vs[s, p] + sig_z * nu[p]
+                    for p in range(m):
+                        ys[s, p] = sw * zt[p] + sv * vs[s, p]
+                    y = ys[s]
+                elif J > 0:
+                    for p in range(m):
+                        ys[s, p] = zt[p]
+                scale = coll_scale[s, t - 1]
+                for b in range(K):
+                    _hazards(
+                        y, m, rho_zero[s], p_def[s, b], threshold[s, b], loading[s],
+                        c_rate[s, b], alpha[s, b], beta[s], scale, d[s, b], h[s, b], f[s, b],
+                    )  # fmt: skip
+                for b in range(K):
+                    hb = h[s, b]
+                    gb = gseg[s * K + b]
+                    for p in range(m):
+                        coll[p] += hb[p] * gb[p]
+                for b in range(K):
+                    db = d[s, b]
+                    gb = gseg[s * K + b]
+                    for p in range(m):
+                        dflt[p] += db[p] * gb[p]
+                if seg_rows > 0:  # the segment's own flows, for its per-path totals
+                    for p in range(m):
+                        cs_t[p] = 0.0
+                    for p in range(m):
+                        ds_t[p] = 0.0
+                    for b in range(K):
+                        hb = h[s, b]
+                        db = d[s, b]
+                        gb = gseg[s * K + b]
+                        for p in range(m):
+                            cs_t[p] += hb[p] * gb[p]
+                        for p in range(m):
+                            ds_t[p] += db[p] * gb[p]
+                if trace:
+                    for b in range(K):
+                        row = s * K + b
+                        for p in range(m):
+                            tr_h[row, t - 1, p0 + p] = h[s, b, p]
+                            tr_d[row, t - 1, p0 + p] = d[s, b, p]
+                            tr_coll[row, t - 1, p0 + p] = h[s, b, p] * gseg[row, p]
+                            tr_def[row, t - 1, p0 + p] = d[s, b, p] * gseg[row, p]
+                # survival and ageing (2.4): age a keeps its row, the window moves down by one
+                w0 = win[s]
+                A = n_age[s]
+                for b in range(K):
+                    fb = f[s, b]
+                    for a in range(lo_b[s, b], hi_b[s, b]):
+                        wr = W[w0 + base + a]
+                        for p in range(m):
+                            wr[p] *= fb[p]
+                if trace:
+                    for b in range(K - 1):
+                        row = s * (K - 1) + b
+                        for p in range(m):
+                            tr_mig[row, t - 1, p0 + p] = W[w0 + base + hi_b[s, b] - 1, p]
+                nb0 = w0 + base - 1  # row of age 0 after ageing
+                new = W[nb0]
+                bill = billing[s]
+                for p in range(m):
+                    new[p] = bill * rev[p]
+                last = W[nb0 + A]  # what ageing moved beyond the last age
+                if write_off[s]:
+                    for p in range(m):
+                        wo[p] += last[p]
+                    if seg_rows > 0:
+                        for p in range(m):
+                            ds_t[p] += last[p]
+                else:
+                    wl = W[nb0 + A - 1]
+                    for p in range(m):
+                        wl[p] += last[p]
+                if trace:
+                    for p in range(m):
+                        tr_wo[s, t - 1, p0 + p] = last[p] if write_off[s] else 0.0
+                for b in range(K):
+                    gb = gseg[s * K + b]
+                    wr = W[nb0 + lo_b[s, b]]
+                    for p in range(m):
+                        gb[p] = wr[p]
+                    for a in range(lo_b[s, b] + 1, hi_b[s, b]):
+                        wr = W[nb0 + a]
+                        for p in range(m):
+                            gb[p] += wr[p]
+                # the segment's gross into the book's, and its allowance
+                g0 = gseg[s * K]
+                r0 = r[s, 0]
+                if s == 0:
+                    for b in range(K):
+                        gv = vals[GROSS_ROW + b]
+                        gb = gseg[b]
+                        for p in range(m):
+                            gv[p] = gb[p]
+                    for p in range(m):
+                        allow[p] = r0 * g0[p]
+                else:
+                    for b in range(K):
+                        gv = vals[GROSS_ROW + b]
+                        gb = gseg[s * K + b]
+                        for p in range(m):
+                            gv[p] += gb[p]
+                    for p in range(m):
+                        allow[p] += r0 * g0[p]
+                for b in range(1, K):
+                    gb = gseg[s * K + b]
+                    rs = r[s, b]
+                    for p in range(m):
+                        allow[p] += rs * gb[p]
+                if seg_rows > 0:
+                    sg = vals[GROSS_ROW + K + s]
+                    for p in range(m):
+                        sg[p] = g0[p]
+                    for b in range(1, K):
+                        gb = gseg[s * K + b]
+                        for p in range(m):
+                            sg[p] += gb[p]
+                    sc = seg_coll[s, p0 : p0 + m]
+                    sl = seg_loss[s, p0 : p0 + m]
+                    for p in range(m):
+                        sc[p] += cs_t[p]
+                    for p in range(m):
+                        sl[p] += ds_t[p]
+            if J > 0:
+                for p in range(m):
+                    pool[p] = dflt[p] + wo[p]
+                _debtors_month(
+                    t, m, p0, K, ys, h, d, d_seg, d_bal, d_own, d_pdef, d_thr, d_load, d_rho0,
+                    d_alpha, d_crate, d_beta, d_bkt, d_rate_end, d_wo, d_u, d_surv, d_open,
+                    d_count, coll_scale, vals, seg_rows, seg_coll, seg_loss, dscr, trace,
+                    tr_dev, tr_dopen,
+                )  # fmt: skip
+                pl = pool_loss[p0 : p0 + m]
+                for p in range(m):
+                    pl[p] += pool[p]
+            # book totals: gross, loss, charge, cash (2.4 steps 5-6), runway (2.6)
+            gross = vals[ROW_GROSS]
+            gv = vals[GROSS_ROW]
             for p in range(m):
-                gross[p] = g0[p]
-            for p in range(m):
-                allow[p] = r0 * g0[p]
+                gross[p] = gv[p]
             for b in range(1, K):
-                gb = vals[GROSS_ROW + b]
-                rb = r[b]
+                gv = vals[GROSS_ROW + b]
                 for p in range(m):
-                    gross[p] += gb[p]
-                for p in range(m):
-                    allow[p] += rb * gb[p]
+                    gross[p] += gv[p]
             loss = vals[ROW_CREDIT_LOSS]
             for p in range(m):
                 loss[p] = dflt[p] + wo[p]
@@ -435,11 +584,12 @@ def run_chunk(
                 tl[p] += loss[p]
             if trace:
                 for p in range(m):
-                    smin = W[nb0, p]
-                    for a in range(1, A):
-                        smin = min(smin, W[nb0 + a, p])
+                    smin = math.inf
+                    for s in range(n_seg):
+                        nb0 = win[s] + base - 1
+                        for a in range(n_age[s]):
+                            smin = min(smin, W[nb0 + a, p])
                     tr_smin[t - 1, p0 + p] = smin
-                    tr_wo[t - 1, p0 + p] = wo[p]
             # monthly moments about the first path's values, and the trajectory sample
             if p0 == 0:
                 for v in range(V):
@@ -451,9 +601,96 @@ def run_chunk(
                     sample[v, t, at + p] = vals[v, p]
         for p in range(m):
             z[p0 + p] = zt[p]
-        for a in range(A):  # after the chunk, age a is back at row a
+        for s in range(n_seg):
+            if seg_w[s] >= 0.0:
+                for p in range(m):
+                    seg_v[s, p0 + p] = vs[s, p]
+            for a in range(n_age[s]):  # after the chunk, age a is back at row a
+                wr = W[win[s] + a]
+                for p in range(m):
+                    S[age_off[s] + a, p0 + p] = wr[p]
+            for b in range(K):
+                gs = gseg[s * K + b]
+                for p in range(m):
+                    G[s * K + b, p0 + p] = gs[p]
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def _debtors_month(
+    t, m, p0, K, ys, h, d, d_seg, d_bal, d_own, d_pdef, d_thr, d_load, d_rho0, d_alpha,
+    d_crate, d_beta, d_bkt, d_rate_end, d_wo, d_u, d_surv, d_open, d_count, coll_scale, vals,
+    seg_rows, seg_coll, seg_loss, dscr, trace, tr_dev, tr_dopen,
+):  # fmt: skip
+    """Month ``t`` of every named debtor (DESIGN 2.13), for the tile's ``m`` paths.
+
+    A debtor open at the month's start survives with ``1 − d − h`` (its segment's hazards for
+    the bucket of its age, or its own); ``U > S_t`` ends it this month: defaulted if
+    ``U > S_{t−1} (1 − d)``, paid in full otherwise; still open in the month it reaches the
+    write-off age, it is written off at the month's end. Branch-free over paths, so the loop
+    vectorises; the book's flows, gross by bucket (and by segment) and allowance gain its part.
+    """
+    coll = vals[ROW_COLLECTIONS]
+    dflt = vals[ROW_DEFAULTS]
+    wo = vals[ROW_WRITE_OFFS]
+    allow = vals[ROW_ALLOWANCE]
+    dd, dh, dfs, paid, lost = dscr[0], dscr[1], dscr[2], dscr[3], dscr[4]
+    for jd in range(d_bal.shape[0]):
+        s = d_seg[jd]
+        b = d_bkt[jd, t - 1]
+        bal = d_bal[jd]
+        if d_own[jd]:
+            _hazards(
+                ys[s], m, d_rho0[jd], d_pdef[jd, b], d_thr[jd, b], d_load[jd], d_crate[jd, b],
+                d_alpha[jd, b], d_beta[jd], coll_scale[s, t - 1], dd, dh, dfs,
+            )  # fmt: skip
+            hd = dh
+            dj = dd
+        else:
+            hd = h[s, b]
+            dj = d[s, b]
+        wflag = d_wo[jd, t - 1]
+        rate = d_rate_end[jd, t - 1]
+        gb = vals[GROSS_ROW + d_bkt[jd, t]]  # its bucket at the month's end
+        sv = d_surv[jd, p0 : p0 + m]
+        op = d_open[jd, p0 : p0 + m]
+        u = d_u[jd, p0 : p0 + m]
+        for p in range(m):
+            so = sv[p]
+            sn = so * max(1.0 - hd[p] - dj[p], 0.0)
+            ev = op[p] if u[p] > sn else 0.0
+            de = ev if u[p] > so * (1.0 - dj[p]) else 0.0
+            wf = (op[p] - ev) * wflag
+            still = op[p] - ev - wf
+            paid[p] = ev - de
+            lost[p] = de + wf
+            coll[p] += bal * (ev - de)
+            dflt[p] += bal * de
+            wo[p] += bal * wf
+            gb[p] += bal * still
+            allow[p] += rate * bal * still
+            sv[p] = sn
+            op[p] = still
+        n_lost = 0.0
+        n_paid = 0.0
+        for p in range(m):
+            n_lost += lost[p]
+        for p in range(m):
+            n_paid += paid[p]
+        d_count[jd, 0] += n_lost
+        d_count[jd, 1] += n_paid
+        if t <= 12:
+            d_count[jd, 2] += n_paid
+        if seg_rows > 0:
+            sg = vals[GROSS_ROW + K + s]
+            sc = seg_coll[s, p0 : p0 + m]
+            sl = seg_loss[s, p0 : p0 + m]
             for p in range(m):
-                S[a, p0 + p] = W[a, p]
-        for b in range(K):
+                sg[p] += bal * op[p]
             for p in range(m):
-                G[b, p0 + p] = vals[GROSS_ROW + b, p]
+                sc[p] += bal * paid[p]
+            for p in range(m):
+                sl[p] += bal * lost[p]
+        if trace:
+            for p in range(m):
+                tr_dev[jd, t - 1, p0 + p] = paid[p] + 2.0 * lost[p]
+                tr_dopen[jd, t - 1, p0 + p] = op[p]

@@ -58,6 +58,8 @@ ENGINE_VERSION = "1.3"
 BLOCK_SIZE = 4096
 #: Months whose random numbers are drawn at once (bounds the memory).
 MONTHS_PER_CHUNK = 12
+#: Streams of the extensions (DESIGN 2.10): a segment's factor V, a debtor's uniform U.
+SEGMENT_STREAM, DEBTOR_STREAM = 3, 4
 _NO_TRACE3 = np.empty((0, 0, 0))
 _NO_TRACE2 = np.empty((0, 0))
 
@@ -72,6 +74,7 @@ class BlockOutput:
     m2: np.ndarray  # (H+1, V) sums of squared deviations
     sample: np.ndarray  # (V, H+1, n_sample), possibly a view of the run's whole sample
     trace: dict[str, np.ndarray] | None = field(default=None)
+    debtor_counts: np.ndarray | None = field(default=None)  # (J, 3) lost, paid, paid in 12
 
 
 def run_block(
@@ -109,19 +112,34 @@ def run_block(
     -------
     BlockOutput
     """
-    H, A, K = prm.horizon, prm.n_ages, prm.n_buckets
-    nv = n_monthly_values(K)
+    H, K = prm.horizon, prm.n_buckets
+    segs, dbt = prm.segments, prm.debtors
+    n_seg, J = len(segs), len(dbt)
+    nv = n_monthly_values(K, prm.n_segment_rows)
     rng = np.random.default_rng([block_index, seed])
     # always full blocks of draws, so a path's numbers do not depend on the block's size; a
     # chunk of months in one call gives the same stream as one call per month (DESIGN 2.10)
     z = rng.standard_normal(BLOCK_SIZE)[:n].copy()
+    # the extensions' streams never touch the main one (2.10): a segment's V, a debtor's U
+    seg_rngs = [
+        _stream(seed, block_index, SEGMENT_STREAM, seg.stream) if seg.explicit else None
+        for seg in segs
+    ]
+    seg_v = np.zeros((n_seg, n))
+    for s, g in enumerate(seg_rngs):
+        if g is not None:
+            seg_v[s] = g.standard_normal(BLOCK_SIZE)[:n]
+    d_u = np.empty((J, n))
+    for jd, key in enumerate(dbt.streams):
+        d_u[jd] = 1.0 - _stream(seed, block_index, DEBTOR_STREAM, key).random(BLOCK_SIZE)[:n]
 
-    S = np.empty((A, n))
-    S[:] = prm.opening_by_age[:, None]
-    G = np.empty((K, n))
-    G[:] = prm.opening_gross[:, None]
-    r = prm.provision_rates
-    allowance0 = float(r @ prm.opening_gross)
+    k = _KernelBook(prm)
+    state = np.empty((k.age_off[-1], n))
+    G = np.empty((n_seg * K, n))
+    for s, seg in enumerate(segs):
+        state[k.age_off[s] : k.age_off[s + 1]] = seg.opening_by_age[:, None]
+        G[s * K : (s + 1) * K] = seg.opening_gross[:, None]
+    allowance0 = k.allowance0
     allowance = np.full(n, allowance0)
     cash = np.full(n, prm.cash_opening)
     runway = np.full(n, H + 1, dtype=np.int16)
@@ -129,13 +147,16 @@ def run_block(
     min_cash = cash.copy()
     tot_coll = np.zeros(n)
     tot_loss = np.zeros(n)
+    seg_rows = prm.n_segment_rows
+    seg_coll = np.zeros((seg_rows, n))
+    seg_loss = np.zeros((seg_rows, n))
+    pool_loss = np.zeros(n if J else 0)
+    d_surv = np.ones((J, n))
+    d_open = np.ones((J, n))
+    d_count = np.zeros((J, 3))
 
     # month 0: every path holds the opening book
-    v0 = np.zeros(nv)
-    v0[ROW_CASH] = prm.cash_opening
-    v0[ROW_GROSS] = prm.opening_gross.sum()
-    v0[ROW_ALLOWANCE] = allowance0
-    v0[GROSS_ROW:] = prm.opening_gross
+    v0 = k.month0(nv)
     shift = np.empty((H + 1, nv))
     shift[0] = v0
     s1 = np.zeros((H + 1, nv))
@@ -156,39 +177,25 @@ def run_block(
                 f"{at + n_sample}); got {sample.dtype} {sample.shape}"
             )
     sample[:, 0, at : at + n_sample] = v0[:, None]
+    tr, tr_args = _trace_arrays(trace, n_seg, K, J, H, n)
 
-    if trace:
-        tr = {
-            "h": np.empty((K, H, n)),
-            "d": np.empty((K, H, n)),
-            "coll_b": np.empty((K, H, n)),
-            "def_b": np.empty((K, H, n)),
-            "migration": np.empty((K - 1, H, n)),
-            "write_offs": np.empty((H, n)),
-            "s_min": np.empty((H, n)),
-        }
-        tr_args = tuple(tr.values())
-    else:
-        tr = None
-        tr_args = (_NO_TRACE3,) * 5 + (_NO_TRACE2,) * 2
-
-    lo_b = np.array([lo for lo, _ in prm.slices], dtype=np.int64)
-    hi_b = np.array([hi for _, hi in prm.slices], dtype=np.int64)
-    rho_zero = prm.rho == 0.0
-    with np.errstate(divide="ignore"):
-        threshold = special.ndtri(prm.default_rate) / math.sqrt(1.0 - prm.rho)
-    loading = math.sqrt(prm.rho / (1.0 - prm.rho))
-    cash_rate = 1.0 - prm.credit_share - prm.variable_cost_ratio
+    seg_noise = np.zeros((n_seg, MONTHS_PER_CHUNK, BLOCK_SIZE))
     for t0 in range(0, H, MONTHS_PER_CHUNK):
         m = min(MONTHS_PER_CHUNK, H - t0)
         noise = rng.standard_normal((m, 2, BLOCK_SIZE))  # eps_t, xi_t for each month
+        for s, g in enumerate(seg_rngs):
+            if g is not None:
+                seg_noise[s, :m] = g.standard_normal((m, BLOCK_SIZE))
         run_chunk(
-            t0, m, z, prm.phi, noise, rho_zero, prm.default_rate, threshold, loading,
-            prm.alpha, prm.collection_rate, prm.beta, prm.collection_scale, prm.revenue_base,
-            prm.volatility, prm.kappa, prm.credit_share, cash_rate, prm.fixed_outflow,
-            prm.other_inflow, prm.cash_floor, H, lo_b, hi_b, prm.write_off, r, S, G, allowance,
-            cash, runway, min_cash, tot_coll, tot_loss, shift, s1, s2, sample, at, n_sample,
-            trace, *tr_args,
+            t0, m, z, prm.phi, noise, seg_v, seg_noise, k.seg_w, k.rho_zero, k.p_def,
+            k.threshold, k.loading, k.alpha, k.c_rate, k.beta, k.coll_scale, k.billing,
+            k.age_off, k.n_age, k.lo_b, k.hi_b, k.write_off, k.r, prm.revenue_base,
+            prm.volatility, prm.kappa, k.cash_rate, prm.fixed_outflow, prm.other_inflow,
+            prm.cash_floor, H, dbt.segment, dbt.balance, dbt.own, dbt.default, k.d_thr,
+            k.d_load, k.d_rho0, dbt.alpha, dbt.pay, dbt.beta, dbt.bucket, k.d_rate_end,
+            k.d_wo, d_u, d_surv, d_open, d_count, state, G, allowance, cash, runway,
+            min_cash, tot_coll, tot_loss, seg_coll, seg_loss, pool_loss, shift, s1, s2,
+            sample, at, n_sample, trace, *tr_args,
         )  # fmt: skip
 
     mean = shift + s1 / n
@@ -202,8 +209,119 @@ def run_block(
         "credit_loss": tot_loss,
         "charge": allowance - allowance0 + tot_loss,
     }
+    for s in range(seg_rows):
+        per_path[f"collections_{segs[s].name}"] = seg_coll[s]
+        per_path[f"credit_loss_{segs[s].name}"] = seg_loss[s]
+    if J:
+        per_path["credit_loss_pool"] = pool_loss
     part = sample[:, :, at : at + n_sample]
-    return BlockOutput(n=n, per_path=per_path, mean=mean, m2=m2, sample=part, trace=tr)
+    return BlockOutput(
+        n=n,
+        per_path=per_path,
+        mean=mean,
+        m2=m2,
+        sample=part,
+        trace=tr,
+        debtor_counts=d_count,
+    )
+
+
+def _stream(seed: int, block: int, stream: int, key: int) -> np.random.Generator:
+    """An extension's random numbers for one block (DESIGN 2.10)."""
+    sequence = np.random.SeedSequence(seed, spawn_key=(block, stream, key))
+    return np.random.Generator(np.random.PCG64(sequence))
+
+
+class _KernelBook:
+    """The book's segments and debtors as the arrays :func:`run_chunk` takes (one row each)."""
+
+    def __init__(self, prm: ModelParams) -> None:
+        segs, dbt, K = prm.segments, prm.debtors, prm.n_buckets
+        self.seg_w = np.array([seg.factor_weight if seg.explicit else -1.0 for seg in segs])
+        self.rho_zero = np.array([seg.rho == 0.0 for seg in segs])
+        self.p_def = np.stack([seg.default_rate for seg in segs])
+        with np.errstate(divide="ignore"):
+            self.threshold = np.stack(
+                [special.ndtri(seg.default_rate) / math.sqrt(1.0 - seg.rho) for seg in segs]
+            )
+        self.loading = np.array([math.sqrt(seg.rho / (1.0 - seg.rho)) for seg in segs])
+        self.alpha = np.stack([seg.alpha for seg in segs])
+        self.c_rate = np.stack([seg.collection_rate for seg in segs])
+        self.beta = np.array([seg.beta for seg in segs])
+        self.coll_scale = np.stack([seg.collection_scale for seg in segs])
+        self.billing = np.array([prm.credit_share * seg.billing_share for seg in segs])
+        self.n_age = np.array([seg.n_ages for seg in segs], dtype=np.int64)
+        self.age_off = np.concatenate([[0], np.cumsum(self.n_age)]).astype(np.int64)
+        self.lo_b = np.array([[lo for lo, _ in seg.slices] for seg in segs], dtype=np.int64)
+        self.hi_b = np.array([[hi for _, hi in seg.slices] for seg in segs], dtype=np.int64)
+        self.write_off = np.array([seg.write_off for seg in segs])
+        self.r = np.stack([seg.provision_rates for seg in segs])
+        self.cash_rate = 1.0 - prm.credit_share - prm.variable_cost_ratio
+        self.cash0 = prm.cash_opening
+        with np.errstate(divide="ignore"):
+            self.d_thr = special.ndtri(dbt.default) / np.sqrt(1.0 - dbt.rho)[:, None]
+        self.d_load = np.sqrt(dbt.rho / (1.0 - dbt.rho))
+        self.d_rho0 = dbt.rho == 0.0
+        self.d_rate_end = np.ascontiguousarray(dbt.rate[:, 1:])
+        self.d_wo = np.zeros((len(dbt), prm.horizon))
+        for jd, month in enumerate(dbt.write_off_month):
+            if 1 <= month <= prm.horizon:
+                self.d_wo[jd, month - 1] = 1.0
+        self.segs, self.dbt, self.K = segs, dbt, K
+        self.allowance0 = float(
+            sum(float(seg.provision_rates @ seg.opening_gross) for seg in segs)
+            + sum(dbt.rate[:, 0] * dbt.balance)
+        )
+
+    def month0(self, nv: int) -> np.ndarray:
+        """The monthly values of month 0: the opening book, on every path."""
+        K, dbt = self.K, self.dbt
+        gross_b = sum(seg.opening_gross for seg in self.segs)
+        for jd in range(len(dbt)):
+            gross_b[dbt.bucket[jd, 0]] += dbt.balance[jd]
+        v0 = np.zeros(nv)
+        v0[ROW_CASH] = self.cash0
+        v0[ROW_GROSS] = gross_b.sum()
+        v0[ROW_ALLOWANCE] = self.allowance0
+        v0[GROSS_ROW : GROSS_ROW + K] = gross_b
+        for s in range(nv - GROSS_ROW - K):
+            v0[GROSS_ROW + K + s] = self.segs[s].opening_gross.sum() + sum(
+                dbt.balance[dbt.segment == s]
+            )
+        return v0
+
+
+def _trace_arrays(trace: bool, n_seg: int, K: int, J: int, H: int, n: int):
+    """The trace dict (or ``None``) and the arrays the kernel writes it into."""
+    if not trace:
+        return None, (_NO_TRACE3,) * 6 + (_NO_TRACE2,) + (_NO_TRACE3,) * 2
+    arrays = {
+        "h": np.empty((n_seg * K, H, n)),
+        "d": np.empty((n_seg * K, H, n)),
+        "coll_b": np.empty((n_seg * K, H, n)),
+        "def_b": np.empty((n_seg * K, H, n)),
+        "migration": np.empty((n_seg * (K - 1), H, n)),
+        "write_offs": np.empty((n_seg, H, n)),
+        "s_min": np.empty((H, n)),
+        "debtor_events": np.empty((J, H, n)),
+        "debtor_open": np.empty((J, H, n)),
+    }
+    args = tuple(arrays.values())
+    shaped = {
+        "h": arrays["h"].reshape(n_seg, K, H, n),
+        "d": arrays["d"].reshape(n_seg, K, H, n),
+        "coll_b": arrays["coll_b"].reshape(n_seg, K, H, n),
+        "def_b": arrays["def_b"].reshape(n_seg, K, H, n),
+        "migration": arrays["migration"].reshape(n_seg, K - 1, H, n),
+        "write_offs": arrays["write_offs"],
+    }
+    if n_seg == 1:  # a book of one segment: its arrays without the segment axis
+        shaped = {key: value[0] for key, value in shaped.items()}
+    tr = {**shaped, "s_min": arrays["s_min"]}
+    if J:
+        tr["debtor_events"] = arrays["debtor_events"]
+        tr["debtor_open"] = arrays["debtor_open"]
+    return tr, args
 
 
 def block_memory(scenario: Scenario) -> int:

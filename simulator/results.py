@@ -12,13 +12,32 @@ import pandas as pd
 
 from ._util import Moments, json_ready
 from .params import MONTHLY_VARS
-from .scenario import Scenario
+from .scenario import Scenario, book_segments
 
-__all__ = ["MONTHLY_VARS", "QUANTILES", "QUANTILE_VARS", "SimulationResult", "runway_summary"]
+__all__ = [
+    "MONTHLY_VARS",
+    "QUANTILES",
+    "QUANTILE_VARS",
+    "SimulationResult",
+    "monthly_names",
+    "runway_summary",
+]
 #: Variables whose monthly quantiles (from the trajectory sample) go into the monthly table.
 QUANTILE_VARS = ("cash", "gross", "allowance", "collections", "credit_loss")
 QUANTILES = (5, 25, 50, 75, 95)
 PER_PATH = ("runway", "min_cash", "cash_end", "collections", "credit_loss", "charge")
+
+
+def monthly_names(scenario: Scenario) -> list[str]:
+    """The monthly variables of a scenario's paths: :data:`MONTHLY_VARS`, gross by bucket
+    (``gross_<label>``) and, with ``[[segments]]``, gross by segment
+    (``segment_gross_<name>``)."""
+    segments = [seg.name for seg in book_segments(scenario) if seg.explicit]
+    return [
+        *MONTHLY_VARS,
+        *(f"gross_{lab}" for lab in scenario.labels),
+        *(f"segment_gross_{name}" for name in segments),
+    ]
 
 
 class _Block(Protocol):
@@ -126,6 +145,7 @@ class SimulationResult:
     analytics_source: Callable[[Scenario], _Analytics] | None = field(
         default=None, repr=False, compare=False
     )
+    debtor_counts: np.ndarray | None = field(default=None, repr=False, compare=False)
     _analytics: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -146,7 +166,7 @@ class SimulationResult:
     @property
     def monthly_var_names(self) -> list[str]:
         """Monthly variables, gross by bucket included (``gross_<label>``)."""
-        return [*MONTHLY_VARS, *(f"gross_{lab}" for lab in self.scenario.labels)]
+        return monthly_names(self.scenario)
 
     @classmethod
     def from_blocks(
@@ -165,15 +185,18 @@ class SimulationResult:
         ``analytics`` becomes the result's :attr:`analytics_source`.
         """
         paths = scenario.simulation.paths
-        per_path = {
-            k: np.empty(paths, dtype=np.int16 if k == "runway" else float) for k in PER_PATH
-        }
+        per_path: dict[str, np.ndarray] = {}
+        counts = None
         count = 0
         moments = Moments()
         gathered, filled = None, 0
         for blk in blocks:
-            for k in PER_PATH:
-                per_path[k][count : count + blk.n] = blk.per_path[k]
+            if not per_path:  # PER_PATH, then a scenario's segment and pool columns
+                per_path = {k: np.empty(paths, dtype=v.dtype) for k, v in blk.per_path.items()}
+            for k, v in blk.per_path.items():
+                per_path[k][count : count + blk.n] = v
+            if getattr(blk, "debtor_counts", None) is not None:
+                counts = blk.debtor_counts.copy() if counts is None else counts + blk.debtor_counts
             moments.merge(blk.n, blk.mean, blk.m2)  # in block order
             if sample is None and blk.sample.shape[-1]:
                 if gathered is None:  # the sample is the first paths: this is the first block
@@ -188,7 +211,7 @@ class SimulationResult:
             sample = gathered[..., :filled]  # what the blocks gave, no uninitialised columns
         if sample is not None and not sample.shape[-1]:
             sample = None
-        names = [*MONTHLY_VARS, *(f"gross_{lab}" for lab in scenario.labels)]
+        names = monthly_names(scenario)
         se = np.sqrt(m2 / max(count - 1, 1) / count) if count > 1 else np.full_like(m2, np.nan)
         table = _monthly_table(scenario, names, mean, se, sample)
         # (paths, months) views of the one sample array: no transposed copies
@@ -196,7 +219,13 @@ class SimulationResult:
             {name: sample[i].T for i, name in enumerate(names)} if sample is not None else None
         )
         return cls(
-            scenario, per_path, table, trajectory, engine_version, analytics_source=analytics
+            scenario,
+            per_path,
+            table,
+            trajectory,
+            engine_version,
+            analytics_source=analytics,
+            debtor_counts=counts,
         )
 
     @property

@@ -28,11 +28,15 @@ PUBLIC = {
         "with_overrides",
     },
     "simulator.scenario": {
+        "BookDebtor",
+        "BookSegment",
         "MAX_FILE_BYTES",
         "MONEY_LIMIT",
         "Scenario",
         "ScenarioError",
         "apply_overrides",
+        "book_debtors",
+        "book_segments",
         "check_field_path",
         "default_labels",
         "load_scenario",
@@ -167,6 +171,7 @@ PUBLIC = {
         "QUANTILES",
         "QUANTILE_VARS",
         "SimulationResult",
+        "monthly_names",
         "runway_summary",
     },
     "simulator.engine": {
@@ -179,6 +184,7 @@ PUBLIC = {
         "simulate_paths",
     },
     "simulator.params": {
+        "DebtorParams",
         "GROSS_ROW",
         "MONTHLY_VARS",
         "ModelParams",
@@ -191,8 +197,10 @@ PUBLIC = {
         "ROW_GROSS",
         "ROW_REVENUE",
         "ROW_WRITE_OFFS",
+        "SegmentParams",
         "compile_params",
         "n_monthly_values",
+        "stream_key",
     },
     "simulator.provisioning": {
         "Analytics",

@@ -8,6 +8,7 @@ out-of-range values, rules that involve several fields. :func:`update_scenario_t
 changes back into a user's file, keeping its comments.
 """
 
+from ._book import BookDebtor, BookSegment, book_debtors, book_segments
 from ._errors import ScenarioError
 from ._files import MAX_FILE_BYTES, load_scenario, read_text_file
 from ._models import MONEY_LIMIT, Scenario, default_labels
@@ -19,9 +20,13 @@ from ._warnings import scenario_warnings
 __all__ = [
     "MAX_FILE_BYTES",
     "MONEY_LIMIT",
+    "BookDebtor",
+    "BookSegment",
     "Scenario",
     "ScenarioError",
     "apply_overrides",
+    "book_debtors",
+    "book_segments",
     "check_field_path",
     "default_labels",
     "load_scenario",
