@@ -114,7 +114,7 @@ def compile_params(scenario: Scenario) -> ModelParams:
     )
     horizon = scenario.simulation.horizon_months
     grid = AgingGrid(b.edges_months, dfl.write_off_after_months)
-    opening = grid.spread(b.gross)
+    opening = grid.opening(b.gross, b.opening_by_age)
     as_of_month = scenario.scenario.as_of.month if scenario.scenario.as_of else None
     cal = calendar_months(as_of_month, horizon) - 1
     t = np.arange(1, horizon + 1)

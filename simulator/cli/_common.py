@@ -64,8 +64,8 @@ def parse_sets(items: list[str], source: str) -> dict[str, Any]:
 
 def load_scenario_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The scenario of ``args.scenario`` with ``--set``, ``--paths`` and ``--seed`` applied,
-    and those overrides."""
-    from ..scenario import load_scenario, with_overrides
+    and those overrides. Warnings about the scenario (``scenario_warnings``) go to stderr."""
+    from ..scenario import load_scenario, scenario_warnings, with_overrides
 
     scenario = load_scenario(args.scenario)
     overrides = parse_sets(getattr(args, "set", None) or [], args.scenario)
@@ -75,6 +75,8 @@ def load_scenario_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         overrides["simulation.seed"] = args.seed
     if overrides:
         scenario = with_overrides(scenario, overrides)
+    for warning in scenario_warnings(scenario):
+        message(str(warning))
     return scenario, overrides
 
 

@@ -13,22 +13,31 @@ from ._files import MAX_FILE_BYTES, load_scenario, read_text_file
 from ._models import MONEY_LIMIT, Scenario, default_labels
 from ._paths import apply_overrides, check_field_path, parse_field_path
 from ._text import scenario_hash, scenario_toml, update_scenario_text
-from ._validate import scenario_from_dict, with_overrides
+from ._validate import (
+    ScenarioWarning,
+    profile_bucket_sums,
+    scenario_from_dict,
+    scenario_warnings,
+    with_overrides,
+)
 
 __all__ = [
     "MAX_FILE_BYTES",
     "MONEY_LIMIT",
     "Scenario",
     "ScenarioError",
+    "ScenarioWarning",
     "apply_overrides",
     "check_field_path",
     "default_labels",
     "load_scenario",
     "parse_field_path",
+    "profile_bucket_sums",
     "read_text_file",
     "scenario_from_dict",
     "scenario_hash",
     "scenario_toml",
+    "scenario_warnings",
     "update_scenario_text",
     "with_overrides",
 ]
