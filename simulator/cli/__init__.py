@@ -1,8 +1,9 @@
 """The ``arsim`` command line: the only place that prints or exits.
 
 One module per command group (``_run``: run, validate, plot; ``_sweep``: sweep, solve,
-sensitivity; ``_implied``: implied-rates; ``_calibrate``; ``_ledger``: ledger, synth-ledger; ``_report``). Each imports the numerical
-packages only inside its commands, so ``arsim --help`` and ``arsim validate`` start fast.
+sensitivity; ``_implied``: implied-rates; ``_calibrate``; ``_ledger``: ledger, synth-ledger;
+``_report``). Each imports the numerical packages only inside its commands, so ``arsim --help``
+and ``arsim validate`` start fast.
 
 Exit codes: 0 success; 2 a user's mistake (one line on stderr, ``FILE: FIELD: reason``, nothing
 written); 1 an internal error; 130 interrupted.

@@ -110,7 +110,8 @@ def _events_table(events, mapping, inv_cols, ids, keep, inv_bad, inv_rows, fmt, 
         row_index = np.where(pd.isna(where), -1, where).astype(np.int64)
     else:
         pos = index.get_indexer(ev_ids)
-        row_index = np.where(pos >= 0, rows_of[np.maximum(pos, 0)], -1)
+        row_index = np.full(len(pos), -1, dtype=np.int64)
+        row_index[pos >= 0] = rows_of[pos[pos >= 0]]
     live = ~rej.bad & ~zero
     rej.add(
         live & (row_index < 0), cols["invoice_id"], "no invoice with this id in the invoice table"
