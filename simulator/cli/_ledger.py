@@ -240,11 +240,11 @@ def cmd_synth_ledger(args: argparse.Namespace) -> int:
         synth = synth_ledger(scenario, args.customers, args.months, seed=args.seed)
     except ValueError as exc:
         raise UserError(f"{args.scenario}: {exc}") from None
+    sets = "".join(f" --set {x}" for x in args.set or [])
     header = (
-        f"# SYNTHETIC ledger, not any company's data: drawn by arsim synth-ledger from "
-        f"{Path(args.scenario).name} ({scenario.scenario.name}), {args.customers} customers, "
-        f"{args.months} months to {scenario.scenario.as_of}, seed {args.seed}. "
-        f"The truth is in {truth_out.name}.\n"
+        "# SYNTHETIC ledger, not any company's data: drawn from the model by arsim synth-ledger "
+        f"{Path(args.scenario).name}{sets} --customers {args.customers} --months {args.months} "
+        f"--seed {args.seed} (money in the scenario's unit). The truth is in {truth_out.name}.\n"
     )
     tables = [(out, synth.invoice_table() if args.events else synth.invoices)]
     if events_out is not None:
@@ -255,7 +255,7 @@ def cmd_synth_ledger(args: argparse.Namespace) -> int:
         if suffix == ".csv":
             write_out_text(path, header + frame.to_csv(index=False), args.force)
         else:
-            data = frame.to_parquet(index=False)
+            data = synth.typed(frame).to_parquet(index=False)
             writing(path, lambda p=path, d=data: write_bytes_atomic(p, d, force=args.force))
     write_out_text(truth_out, json.dumps(synth.truth, indent=2) + "\n", args.force)
     written = [str(p) for p, _ in tables] + [str(truth_out)]

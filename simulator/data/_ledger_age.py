@@ -276,7 +276,7 @@ def ledger_exposures(
     n_cust = ledger.n_customers
     counts["invoices"] = len(amount)
     counts["customers"] = len(np.unique(cust))
-    plane = _Plane(first_m, last_m, groups, n_cust, time_blocks)
+    plane = _Plane(first_m, last_m, groups, n_cust, time_blocks, len(amount))
     st = _steps(amount, ev_inv, ev_month, ev_amount, ev_kind, last_m)
     _add_segments(plane, st, amount, cust, inv_month, due_month)
     _add_points(plane, st, amount, cust, inv_month, due_month)
@@ -321,7 +321,7 @@ def ledger_exposures(
         customer_written_off=plane.cust[2],
         block_of_pair=plane.block,
         invoice_months=plane.inv_months,
-        invoices=plane.n_invoices,
+        invoices=plane.hit.sum(axis=1),
         payment_months=plane.pay_count,
         write_off_months=plane.wo_count,
         balance_by_age=profile,

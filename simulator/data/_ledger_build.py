@@ -207,11 +207,8 @@ def _check_currency(rej, cur, missing, column) -> str | None:
     rej.add(
         other,
         column,
-        np.array(
-            [f"currency {c!r} differs from the ledger's {first!r} (its first row)" for c in cur],
-            dtype=object,
-        )
-        if other.any()
-        else "",
+        lambda idx: (
+            f"currency {cur[i]!r} differs from the ledger's {first!r} (its first row)" for i in idx
+        ),
     )
     return first

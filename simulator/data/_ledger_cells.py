@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -28,16 +30,26 @@ class _Rejects:
         n = len(table.frame)
         self.column = np.full(n, None, dtype=object)
         self.reason = np.full(n, None, dtype=object)
+        self._bad = np.zeros(n, dtype=bool)
 
-    def add(self, mask: np.ndarray, column: str, reason: str | np.ndarray) -> None:
-        new = mask & (self.reason == None)  # noqa: E711 (elementwise)
+    def add(self, mask: np.ndarray, column: str, reason: Any) -> None:
+        """Record the rows of ``mask`` not yet bad: ``reason`` is a text, an array of texts by
+        row, or a function of the rows' indices giving their texts."""
+        new = mask & ~self._bad
         if new.any():
-            self.column[new] = column
-            self.reason[new] = reason if isinstance(reason, str) else reason[new]
+            idx = np.flatnonzero(new)
+            self.column[idx] = column
+            if isinstance(reason, str):
+                self.reason[idx] = reason
+            elif callable(reason):
+                self.reason[idx] = list(reason(idx))
+            else:
+                self.reason[idx] = reason[idx]
+            self._bad[idx] = True
 
     @property
     def bad(self) -> np.ndarray:
-        return self.reason != None  # noqa: E711
+        return self._bad
 
     def rejects(self) -> list[Reject]:
         idx = np.flatnonzero(self.bad)
@@ -58,6 +70,11 @@ class _Rejects:
         ]
 
 
+def _cell(s: pd.Series, i: int) -> str:
+    """The cell as the file has it (stripped)."""
+    return str(s.iloc[i]).strip()
+
+
 def _check_cells(rej: _Rejects, frame: pd.DataFrame, cols: dict, field: str, kind: str, **kw):
     """Parse one column, recording empty required cells and unreadable ones as bad rows."""
     col = cols.get(field)
@@ -75,21 +92,13 @@ def _check_cells(rej: _Rejects, frame: pd.DataFrame, cols: dict, field: str, kin
         days, missing, bad = parse_dates(s, kw.get("fmt"))
         fmt = kw.get("fmt") or "ISO 8601 (2024-06-30); see --date-format"
         rej.add(
-            bad,
-            col,
-            np.array(
-                [f"not a date in the format {fmt}: {x!r}" for x in s.astype(str)], dtype=object
-            )
-            if bad.any()
-            else "",
+            bad, col, lambda idx: (f"not a date in the format {fmt}: {_cell(s, i)!r}" for i in idx)
         )
         if kw.get("required"):
             rej.add(missing, col, "empty")
         return days, missing
     values, missing, bad = parse_amounts(s, kw["divisor"])
-    if bad.any():
-        shown = np.array([f"not a number: {x!r}" for x in s.astype(str)], dtype=object)
-        rej.add(bad, col, shown)
+    rej.add(bad, col, lambda idx: (f"not a number: {_cell(s, i)!r}" for i in idx))
     if kw.get("required"):
         rej.add(missing, col, "empty")
     return values, missing

@@ -87,16 +87,11 @@ def _events_table(events, mapping, inv_cols, ids, keep, inv_bad, inv_rows, fmt, 
     rej.add(
         unknown,
         cols["kind"],
-        np.array(
-            [
-                f"unknown kind {k!r}: expected payment, write_off, credit_note, reversal "
-                "or recovery"
-                for k in kind_text
-            ],
-            dtype=object,
-        )
-        if unknown.any()
-        else "",
+        lambda idx: (
+            f"unknown kind {kind_text[i]!r}: expected payment, write_off, credit_note, reversal "
+            "or recovery"
+            for i in idx
+        ),
     )
     kind = np.where(pd.isna(kind), 0, kind).astype(np.int64)
     zero = ~rej.bad & (amt == 0.0)

@@ -3,10 +3,10 @@ are empty and of those that cannot be read (DESIGN 6.1)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _DAY = np.timedelta64(1, "D")
 
@@ -21,9 +21,21 @@ def _cell_text(x: object) -> str:
     return str(x).strip()
 
 
+def _arrow_text(s: pd.Series) -> pa.Array | None:
+    """Text cells as a stripped Arrow string array (nulls as ``""``), or ``None`` for a column
+    that is not text (numbers, dates, or Python objects mixed with text)."""
+    if not pd.api.types.is_string_dtype(s) or s.dtype == object:
+        return None
+    arr = pc.utf8_trim_whitespace(pa.array(s, type=pa.large_string()))
+    return pc.fill_null(arr, "")
+
+
 def parse_text(s: pd.Series) -> np.ndarray:
     """The cells as stripped text (``""`` for empty); a whole number stored as a float (as
     spreadsheets store ids) is written without ``.0``."""
+    arr = _arrow_text(s)
+    if arr is not None:
+        return arr.to_numpy(zero_copy_only=False)
     if s.dtype == object or pd.api.types.is_string_dtype(s):
         if all(isinstance(x, str) for x in s.head(1000)) and not s.isna().any():
             return s.astype(str).str.strip().to_numpy(dtype=object)
@@ -57,44 +69,55 @@ def parse_dates(s: pd.Series, fmt: str | None) -> tuple[np.ndarray, np.ndarray, 
     bad : ndarray of bool
         Cells that are not dates.
     """
+    arr = _arrow_text(s)
+    if arr is not None:
+        return _arrow_dates(arr, fmt)
+    if isinstance(s.dtype, pd.ArrowDtype) and pa.types.is_temporal(s.dtype.pyarrow_dtype):
+        a = pa.array(s)
+        if pa.types.is_timestamp(a.type) and a.type.tz is not None:
+            a = a.cast(pa.timestamp(a.type.unit))
+        missing = np.asarray(pc.is_null(a))
+        days = np.asarray(pc.fill_null(pc.cast(pc.cast(a, pa.date32()), pa.int32()), 0))
+        return days.astype(np.int64), missing, np.zeros(len(s), dtype=bool)
     if pd.api.types.is_datetime64_any_dtype(s):
         values = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
         missing = values.isna().to_numpy()
         days = values.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
         out = np.where(missing, 0, days.astype(np.int64))
         return out, missing, np.zeros(len(s), dtype=bool)
-    values = s.astype(object) if s.dtype != object else s
-    is_text = values.map(lambda x: isinstance(x, str)).to_numpy() if s.dtype == object else None
-    if (is_text is not None and is_text.all()) or pd.api.types.is_string_dtype(s):
-        text = parse_text(s)
-        missing = text == ""
-        parsed = pd.to_datetime(
-            pd.Series(np.where(missing, None, text)), format=fmt or "ISO8601", errors="coerce"
-        )
-    else:  # dates and date-times (Excel, Parquet objects), perhaps mixed with text
-        missing = values.map(lambda x: x is None or x is pd.NaT or x == "" or x != x).to_numpy()
-        parsed = pd.Series(
-            [_one_date(x, fmt) if not m else None for x, m in zip(values, missing, strict=True)],
-            dtype="datetime64[ns]",
-        )
+    # Python objects (Excel, object columns): dates, date-times and text, perhaps mixed
+    values = s.astype(object)
+    missing = (
+        values.isna().to_numpy()
+        | (values.map(lambda x: isinstance(x, str) and not x.strip())).to_numpy()
+    )
+    text = values.map(lambda x: x.strip() if isinstance(x, str) else x)
+    parsed = pd.to_datetime(text.where(~missing), errors="coerce", format=fmt or "ISO8601")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
     bad = ~missing & parsed.isna().to_numpy()
     days = parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
-    days = np.where(missing | bad, 0, days)
-    return days, missing, bad
+    return np.where(missing | bad, 0, days), missing, bad
 
 
-def _one_date(x: object, fmt: str | None) -> pd.Timestamp | None:
-    if isinstance(x, dt.date | pd.Timestamp | np.datetime64):
-        ts = pd.Timestamp(x)
-        return ts.tz_localize(None) if ts.tzinfo is not None else ts
-    if isinstance(x, str):
-        try:
-            return pd.to_datetime(x.strip(), format=fmt or "ISO8601")
-        except (ValueError, TypeError):
-            return None
-    return None
+def _arrow_dates(arr: pa.Array, fmt: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Text dates through Arrow's ``strptime``; what it cannot read (ISO 8601 with a time, say)
+    goes through pandas."""
+    missing = np.asarray(pc.equal(arr, ""))
+    parsed = pc.strptime(arr, format=fmt or "%Y-%m-%d", unit="s", error_is_null=True)
+    days = np.asarray(pc.fill_null(pc.cast(pc.cast(parsed, pa.date32()), pa.int32()), 0))
+    days = days.astype(np.int64)
+    failed = ~missing & np.asarray(pc.is_null(parsed))
+    if failed.any():
+        idx = np.flatnonzero(failed)
+        text = arr.take(pa.array(idx)).to_numpy(zero_copy_only=False)
+        again = pd.to_datetime(pd.Series(text), format=fmt or "ISO8601", errors="coerce")
+        ok = again.notna().to_numpy()
+        days[idx[ok]] = (
+            again[ok].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+        )
+        failed[idx[ok]] = False
+    return days, missing, failed
 
 
 def parse_amounts(s: pd.Series, divisor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,8 +129,20 @@ def parse_amounts(s: pd.Series, divisor: float) -> tuple[np.ndarray, np.ndarray,
     missing, bad : ndarray of bool
         Empty cells; cells that are not finite numbers.
     """
-    if s.dtype.kind in "fiu":
-        v = s.to_numpy(dtype=float)
+    arr = _arrow_text(s)
+    if arr is not None:
+        missing = np.asarray(pc.equal(arr, ""))
+        try:
+            v = pc.cast(pc.if_else(pc.equal(arr, ""), None, arr), pa.float64())
+            v = np.asarray(pc.fill_null(v, np.nan))
+            bad = ~missing & ~np.isfinite(v)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            text = arr.to_numpy(zero_copy_only=False)
+            v = pd.to_numeric(pd.Series(np.where(missing, None, text)), errors="coerce")
+            v = v.to_numpy(dtype=float)
+            bad = ~missing & ~np.isfinite(v)
+    elif s.dtype.kind in "fiu":
+        v = s.to_numpy(dtype=float, na_value=np.nan)
         missing = np.isnan(v)
         bad = ~missing & ~np.isfinite(v)
     else:

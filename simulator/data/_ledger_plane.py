@@ -68,7 +68,7 @@ def _steps(amount, ev_inv, ev_month, ev_amount, ev_kind, last_m) -> _Steps:
 class _Plane:
     """Accumulators over (pair, age) and (customer, group, block)."""
 
-    def __init__(self, first_m, last_m, groups, n_cust, time_blocks) -> None:
+    def __init__(self, first_m, last_m, groups, n_cust, time_blocks, n_inv) -> None:
         self.f, self.t, self.g, self.n_cust = first_m, last_m, groups, n_cust
         p = last_m - first_m
         self.p = p
@@ -86,7 +86,7 @@ class _Plane:
         gg = groups.n_groups
         self.cust = np.zeros((3, n_cust, gg, nb))
         self.inv_months = np.zeros(gg)
-        self.n_invoices = np.zeros(gg, dtype=np.int64)
+        self.hit = np.zeros((gg, n_inv), dtype=bool)  # invoices with exposure in each group
         self.pay_count = np.zeros(gg, dtype=np.int64)
         self.wo_count = np.zeros(gg, dtype=np.int64)
         self.block_lo = np.array([np.flatnonzero(self.block == b).min() for b in range(nb)])
@@ -147,16 +147,12 @@ class _Plane:
                 yield gi, b, np.maximum(n, 0)
 
     def customer_segments(self, s, e, cohort, v, cust, inv, flat: bool) -> None:
-        seen: dict[int, np.ndarray] = {}
         for gi, b, n in self.overlaps(s, e, cohort, flat):
             if not n.any():
                 continue
             self.cust[0][:, gi, b] += np.bincount(cust, weights=v * n, minlength=self.n_cust)
             self.inv_months[gi] += float(n.sum())
-            hit = seen.setdefault(gi, np.zeros(0, dtype=np.int64))
-            seen[gi] = np.concatenate([hit, inv[n > 0]])
-        for gi, hit in seen.items():
-            self.n_invoices[gi] += len(np.unique(hit))
+            self.hit[gi, inv[n > 0]] = True
 
     def points(self, which: int, k, age, cust, v) -> None:
         grp = self.g.of_age(age)

@@ -59,6 +59,31 @@ def _comment_lines(path: Path) -> int:
     return n
 
 
+def _read_csv(path: Path, skip: int) -> pd.DataFrame:
+    """Every column as text (Arrow strings: read on all cores), empty cells as ``""``."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        for _ in range(skip):
+            f.readline()
+        header = next(csv.reader([f.readline()]), [])
+    if not header:
+        raise pd.errors.EmptyDataError("no header")
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(skip_rows=skip),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
 def read_table(path: str | Path, sheet: str | None = None) -> RawTable:
     """Read a ledger table in full.
 
@@ -89,17 +114,10 @@ def read_table(path: str | Path, sheet: str | None = None) -> RawTable:
     try:
         if suffix == ".csv":
             skip = _comment_lines(p)
-            frame = pd.read_csv(
-                p,
-                dtype=str,
-                keep_default_na=False,
-                skiprows=skip,
-                encoding="utf-8-sig",
-                skipinitialspace=True,
-            )
+            frame = _read_csv(p, skip)
             rows = np.arange(len(frame), dtype=np.int64) + skip + 2
         elif suffix == ".parquet":
-            frame = pd.read_parquet(p)
+            frame = pd.read_parquet(p, dtype_backend="pyarrow")
             rows = np.arange(len(frame), dtype=np.int64) + 1
         elif suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
             frame = pd.read_excel(
@@ -122,7 +140,7 @@ def read_table(path: str | Path, sheet: str | None = None) -> RawTable:
     except Exception as exc:  # the readers' own errors (pyarrow, calamine)
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise LedgerError(name, None, "-", f"cannot read: {text}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
     return RawTable(frame=frame, rows=rows, source=name, sha256=_sha256(p))
 
 

@@ -46,6 +46,17 @@ class SyntheticLedger:
     invoices: pd.DataFrame
     truth: dict[str, Any]
 
+    def typed(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+        """``frame`` (default the invoices) with dates as dates and amounts as numbers, as a
+        Parquet file or a spreadsheet holds them (empty cells missing)."""
+        out = (self.invoices if frame is None else frame).copy()
+        for name in out.columns:
+            if name.endswith("date"):
+                out[name] = pd.to_datetime(out[name].replace("", None)).dt.date
+            elif name.endswith("amount"):
+                out[name] = pd.to_numeric(out[name].replace("", None))
+        return out
+
     def invoice_table(self) -> pd.DataFrame:
         """The invoice table of the invoices-plus-events form."""
         return self.invoices[["invoice_id", "customer", "invoice_date", "amount"]]
