@@ -28,9 +28,16 @@ class _Forward:
         self.w = weights[keep] / weights[keep].sum()
         self.scales = scales[keep]
         self.beta, self.rho, self.p = beta, rho, p
-        # never capped: m·s·logistic ≤ m·s ≤ 1 − p (with rho = 0, d = p exactly)
-        self.linear = rho == 0.0 and float(self.scales.max()) <= 1.0 - p
         self.slope = float(self.w @ self.scales)
+        self.linear = rho == 0.0 and float(self.scales.max()) <= 1.0 - p
+        # the default hazard on a grid of Z: where m·s·logistic(α − βZ) + d(Z) ≤ 1 on the whole
+        # grid, the cap does not bind and E[min(·, 1 − d)] = m·s·c exactly (to the grid)
+        z = np.linspace(-9.0, 9.0, 721)
+        if rho == 0.0 or not 0.0 < p < 1.0:
+            self.d_grid = np.full_like(z, p)
+        else:
+            self.d_grid = special.ndtr((special.ndtri(p) + math.sqrt(rho) * z) / math.sqrt(1 - rho))
+        self.z = z
 
     def c_of(self, alpha: float) -> float:
         return logistic_normal_mean(alpha, self.beta)
@@ -39,12 +46,14 @@ class _Forward:
         c = self.c_of(alpha)
         if self.linear:
             return c * self.slope
-        return float(
-            sum(
-                w * expected_collection_hazard(c, alpha, self.beta, s, self.p, self.rho)
-                for w, s in zip(self.w, self.scales, strict=True)
-            )
-        )
+        raw = special.expit(alpha - self.beta * self.z)
+        total = 0.0
+        for w, s in zip(self.w, self.scales, strict=True):
+            if float((s * raw + self.d_grid).max()) <= 1.0:
+                total += w * s * c
+            else:
+                total += w * expected_collection_hazard(c, alpha, self.beta, s, self.p, self.rho)
+        return total
 
     def ceiling(self) -> float:
         """The largest reachable ``ĉ`` (``c = 1``)."""
@@ -153,7 +162,3 @@ def calendar_weights(exposure_by_bucket_pair: np.ndarray, calendar: np.ndarray) 
         out[:, m] = exposure_by_bucket_pair[:, calendar == m + 1].sum(axis=1)
     tot = out.sum(axis=1, keepdims=True)
     return np.divide(out, tot, out=np.zeros_like(out), where=tot > 0)
-
-
-def _finite(x: float) -> bool:
-    return math.isfinite(x)
