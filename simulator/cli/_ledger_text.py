@@ -69,33 +69,66 @@ def ledger_text(doc: dict[str, Any], unit: str) -> str:
         f"Window: {win['pairs']} month-end pairs from {win['from']} to {win['to']}"
         + (f"; write-off age {wo} months (policy write-offs left out of p̂)" if wo else ""),
         f"Monthly rates by bucket, month end to month end, amount-weighted ({how}):",
-        f"  {'bucket':<{lw}}  {'exposure':>13}  {'inv-months':>10}  {'invoices':>8}  "
-        f"{'paid':>6}  {'ĉ_b':>7}  {'95 %':<17}  {'c_b':>7}  {'95 %':<17}  "
-        f"{'written off':>11}  {'p_b':>8}  {'95 %':<19}  {'dilution':>8}",
     ]
+    inv = doc["inversion"]
+    rates = doc["rates"]
+    inverted = any(
+        r["collection_rate"] is not None
+        and r["collection_rate_observed"] is not None
+        and abs(r["collection_rate"] - r["collection_rate_observed"]) > 1e-12
+        for r in rates.values()
+    )
+    head = (
+        f"  {'bucket':<{lw}}  {'exposure':>13}  {'inv-months':>10}  {'invoices':>8}  "
+        f"{'paid':>6}  {'ĉ_b':>7}  {'95 %':<17}"
+        + (f"  {'c_b':>7}  {'95 %':<17}" if inverted else "")
+    )
+    lines.append("Collections:")
+    lines.append(head)
     for lab in labels:
-        r = doc["rates"][lab]
-        dil = r["dilution_rate"]
+        r = rates[lab]
         lines.append(
             f"  {lab:<{lw}}  {fmt_money(r['exposure'] or 0):>13}  {r['invoice_months']:>10,}  "
             f"{r['invoices']:>8,}  {r['payment_months']:>6,}  "
             f"{_rate(r['collection_rate_observed'], 4):>7}  "
-            f"{_iv(r['collection_rate_observed_interval'], 4):<17}  "
-            f"{_rate(r['collection_rate'], 4):>7}  {_iv(r['collection_rate_interval'], 4):<17}  "
-            f"{r['write_off_months']:>11,}  {_rate(r['default_rate'], 5):>8}  "
-            f"{_iv(r['default_rate_interval'], 5):<19}  "
+            f"{_iv(r['collection_rate_observed_interval'], 4):<17}"
+            + (
+                f"  {_rate(r['collection_rate'], 4):>7}  "
+                f"{_iv(r['collection_rate_interval'], 4):<17}"
+                if inverted
+                else ""
+            )
+            + ("  (kept from the base)" if r["kept_from_base"] else "")
+        )
+    lines.append("Defaults and dilution:")
+    lines.append(
+        f"  {'bucket':<{lw}}  {'exposure':>13}  {'written off':>11}  {'amount':>11}  "
+        f"{'p_b':>8}  {'95 %':<19}  {'dilution':>8}"
+    )
+    for lab in labels:
+        r = rates[lab]
+        dil = r["dilution_rate"]
+        lines.append(
+            f"  {lab:<{lw}}  {fmt_money(r['exposure_for_defaults'] or 0):>13}  "
+            f"{r['write_off_months']:>11,}  {fmt_money(r['written_off'] or 0):>11}  "
+            f"{_rate(r['default_rate'], 5):>8}  {_iv(r['default_rate_interval'], 5):<19}  "
             f"{fmt_pct(dil) if dil is not None else 'n/a':>8}"
             + ("  (kept from the base)" if r["kept_from_base"] else "")
         )
-    inv = doc["inversion"]
+    how_c = (
+        f"c_b: the scenario's average rate, ĉ_b inverted with β = {inv['beta']:g}, "
+        f"ρ = {inv['rho']:g}, m = {inv['multiplier']:g}"
+        + (" and the seasonality" if inv["seasonality"] else "")
+        if inverted
+        else "c_b = ĉ_b (no factor loading, multiplier 1, no seasonality, no cap)"
+    )
     lines += [
         f"  exposure: the open balance summed over the window's month ends ({unit} × months); "
-        "inv-months: (invoice, month end) pairs open; paid, written off: (invoice, month) with "
-        "a payment, a write-off",
-        f"  ĉ_b: collected / exposure; c_b: the scenario's average rate, ĉ_b inverted with "
-        f"β = {inv['beta']:g}, ρ = {inv['rho']:g}, m = {inv['multiplier']:g}"
-        + (", the seasonality" if inv["seasonality"] else "")
-        + "; p_b: written off / exposure; dilution: credit notes a month / open balance",
+        "inv-months: (invoice, month end) pairs",
+        "  open; invoices: invoices open at some month end; paid, written off: (invoice, month) "
+        "with a payment, a write-off",
+        f"  ĉ_b = collected / exposure; {how_c}; p_b = written off / exposure; dilution: credit "
+        "notes a month / open balance",
     ]
     if doc["seasonality"] is not None:
         lines.append(
@@ -124,4 +157,4 @@ def ledger_text(doc: dict[str, Any], unit: str) -> str:
         )
     if doc["notes"]:
         lines += ["", "Notes:", *(f"  - {n}" for n in doc["notes"])]
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)

@@ -171,6 +171,7 @@ class Exposures:
     totals: dict[str, float]
     counts: dict[str, int] = field(default_factory=dict)
     age_basis: str = "invoice"
+    time_blocks: int | None = None
 
     @property
     def n_blocks(self) -> int:
@@ -332,4 +333,5 @@ def ledger_exposures(
         totals=totals,
         counts=counts,
         age_basis=age_basis,
+        time_blocks=time_blocks,
     )

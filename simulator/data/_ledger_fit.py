@@ -261,7 +261,7 @@ def fit_ledger(
         kept=kept,
         bootstrap=int(bootstrap),
         seed=seed,
-        time_blocks=(int(ex.n_pairs / max(ex.n_blocks, 1)) if time_blocks else None),
+        time_blocks=ex.time_blocks if time_blocks else None,
         inversion={
             "beta": float(beta),
             "rho": float(rho),
