@@ -23,8 +23,9 @@ def bootstrap_totals(
     Parameters
     ----------
     tables : list of ndarray, each shape (N, G, B)
-        Per-customer totals by age group and time block (exposure, collections, write-offs);
-        rows of customers with nothing in the window may be all zero (they are resampled too).
+        Per-customer totals by age group and time block (exposure, collections, write-offs).
+        Customers with nothing in any table (no invoice open in the window) are left out: the
+        bootstrap resamples the customers the window saw.
     replicates : int
     rng : numpy.random.Generator, int or None
         Normalised with :func:`numpy.random.default_rng`. Draws: for each chunk of replicates,
@@ -39,9 +40,13 @@ def bootstrap_totals(
         The resampled totals, in the order of ``tables``.
     """
     rng = np.random.default_rng(rng)
-    n, g, nb = tables[0].shape
-    flat = np.concatenate([t.reshape(n, g * nb) for t in tables], axis=1)
+    _, g, nb = tables[0].shape
+    flat = np.concatenate([t.reshape(len(t), g * nb) for t in tables], axis=1)
+    flat = flat[(flat != 0).any(axis=1)]
+    n = len(flat)
     out = np.zeros((replicates, len(tables), g))
+    if n == 0:
+        return [out[:, i] for i in range(len(tables))]
     for start in range(0, replicates, _CHUNK):
         r = min(_CHUNK, replicates - start)
         idx = rng.integers(0, n, size=(r, n))
