@@ -145,8 +145,7 @@ def test_inversion_gives_back_the_observed_rate_where_the_cap_binds():
     for b in range(2):
         alpha = solve_alpha(np.array([c[b]]), 0.8)[0]
         back = sum(
-            weights[b, m]
-            * expected_collection_hazard(c[b], alpha, 0.8, 0.9 * season[m], p[b], 0.3)
+            weights[b, m] * expected_collection_hazard(c[b], alpha, 0.8, 0.9 * season[m], p[b], 0.3)
             for m in range(12)
         )
         assert back == pytest.approx(raw[b], rel=1e-9)
