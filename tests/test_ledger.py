@@ -493,3 +493,104 @@ def test_read_ledger_reads_columns_by_mapping(tmp_path):
     )
     assert ledger.amount.tolist() == [10.0, 5.0, 8.0, 4.0, 3.0]
     assert ledger.invoice_day[0] == date_to_day(dt.date(2024, 1, 15))
+
+
+def test_due_date_basis_counts_from_the_due_date():
+    inv = INVOICES.iloc[:1].assign(due_date=["2024-03-15"])
+    ex = ledger_exposures(
+        ledger_from_frames(inv), as_of=AS_OF, edges_months=[0, 2], age_basis="due"
+    )
+    # open 100 at the month ends of Jan..Apr: not yet due (age 0) in Jan and Feb, then the
+    # months since 15 March: 0 at 31 March, 1 at 30 April
+    np.testing.assert_allclose(ex.exposure_by_age[:, 0], [100, 100, 100, 0])
+    np.testing.assert_allclose(ex.exposure_by_age[:, 1], [0, 0, 0, 100])
+    np.testing.assert_allclose(ex.balance_by_age, [0, 0, 100])  # 31 May: 2 months past due
+
+
+EXAMPLE = IFLYTEK.parent / "ledger_example.csv"
+EXAMPLE_ARGS = [
+    str(IFLYTEK),
+    "--set",
+    "defaults.monthly_rate=[0.0005,0.001,0.002,0.004,0.008,0.012]",
+    "--customers",
+    "150",
+    "--months",
+    "72",
+    "--seed",
+    "2024",
+]
+
+
+def test_the_bundled_example_is_what_its_header_says(tmp_path, capsys):
+    out = tmp_path / "ledger_example.csv"
+    assert main(["synth-ledger", *EXAMPLE_ARGS, "--out", str(out)]) == 0
+    assert out.read_bytes() == EXAMPLE.read_bytes()
+    truth = EXAMPLE.with_name("ledger_example.truth.json")
+    assert (tmp_path / truth.name).read_bytes() == truth.read_bytes()
+    assert EXAMPLE.read_text().startswith("# SYNTHETIC ledger, not any company's data")
+
+
+def test_done_when_command(tmp_path, capsys):
+    """The README's first ledger command, then a run of what it wrote."""
+    out = tmp_path / "fitted.toml"
+    code, text, err = _run(
+        [
+            "ledger",
+            str(EXAMPLE),
+            "--as-of",
+            "2024-09-30",
+            "--edges-months",
+            "0,6,12,24,36,48",
+            "--base",
+            str(MINIMAL),
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert "10,800 invoices of 150 customers" in text and "71 month-end pairs" in text
+    code, _, err = _run(["run", str(out), "--paths", "2000", "--out", str(tmp_path / "r")], capsys)
+    assert code == 0, err
+
+
+def test_events_form_time_blocks_seasonality_and_replicates_csv(tmp_path, capsys):
+    """The same synthetic ledger in both forms gives the same fit; then the two-way bootstrap,
+    the fitted seasonality and a CSV replicates table."""
+    single, one = tmp_path / "single.csv", tmp_path / "one.csv"
+    assert main(["synth-ledger", *EXAMPLE_ARGS, "--out", str(single)]) == 0
+    assert main(["synth-ledger", *EXAMPLE_ARGS, "--out", str(one), "--events"]) == 0
+    events = tmp_path / "one.events.csv"
+    assert events.exists() and (tmp_path / "one.truth.json").exists()
+    capsys.readouterr()
+    common = ["--as-of", "2024-09-30", "--base", str(IFLYTEK), "--json", "--bootstrap", "50"]
+    docs = []
+    for args in ([str(single)], [str(one), "--events", str(events)]):
+        code, out, err = _run(["ledger", *args, *common], capsys)
+        assert code == 0, err
+        docs.append(json.loads(out))
+    assert docs[0]["rates"] == docs[1]["rates"]
+    reps = tmp_path / "reps.csv"
+    code, out, err = _run(
+        [
+            "ledger",
+            str(one),
+            "--events",
+            str(events),
+            *common,
+            "--time-blocks",
+            "12",
+            "--fit-seasonality",
+            "--replicates-out",
+            str(reps),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["interval"]["resampled"] == "customers and time blocks"
+    assert doc["interval"]["time_blocks"] == 12
+    season = doc["seasonality"]
+    assert season.index(max(season)) == 11  # iFlytek's December settlements
+    table = pd.read_csv(reps)
+    assert len(table) == 50 and table.shape[1] == 12 and not table.isna().any().any()
