@@ -204,9 +204,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         for m in messages:
             message(m)
     else:
-        unit = " ".join(x for x in ((base.money_unit if base else ""),) if x) or (
-            ledger.currency or "money units"
-        )
+        unit = (base.money_unit if base else "") or ledger.currency or "money units"
         if args.unit_divisor != 1:
             unit += f" (amounts ÷ {args.unit_divisor:g})"
         print(ledger_text(doc, unit) + ("\n\n" + "\n".join(messages) if messages else ""))
@@ -276,22 +274,56 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("ledger", help="the invoice table: .csv, .parquet or .xlsx")
     p.add_argument("--events", metavar="FILE", help="the events table (payments, write-offs, …)")
-    p.add_argument("--as-of", required=True, metavar="DATE", help="a month end: the aged balance")
-    p.add_argument("--edges-months", metavar="E0,E1,...", help="bucket lower edges in months")
-    p.add_argument("--base", metavar="SCENARIO", help="a scenario to complete and invert with")
+    p.add_argument(
+        "--as-of",
+        required=True,
+        metavar="DATE",
+        help="a month end: the date of the aged balance and the end of the window",
+    )
+    p.add_argument(
+        "--edges-months",
+        metavar="E0,E1,...",
+        help="bucket lower edges in months (default: the base's)",
+    )
+    p.add_argument(
+        "--base",
+        metavar="SCENARIO",
+        help="a scenario whose factor loading, correlation, multiplier and seasonality turn ĉ_b "
+        "into c_b and whose rates fill buckets without exposure; --out writes it with the fit, "
+        "keeping its comments",
+    )
     p.add_argument("--from", dest="start", metavar="DATE", help="first month end of the window")
     p.add_argument("--columns", metavar="FIELD=COLUMN,...", help="the file's column names")
     p.add_argument("--date-format", metavar="FMT", help="strptime format, e.g. %%d/%%m/%%Y")
-    p.add_argument("--unit-divisor", type=float, default=1.0, help="amounts ÷ this (e.g. 1e6)")
+    p.add_argument(
+        "--unit-divisor", type=float, default=1.0, metavar="X", help="amounts ÷ X (e.g. 1e6)"
+    )
     p.add_argument("--sheet", help="Excel sheet (default the first)")
-    p.add_argument("--age-basis", choices=("invoice", "due"), default="invoice")
-    p.add_argument("--write-off-age", type=int, metavar="W", help="policy write-off age")
+    p.add_argument(
+        "--age-basis",
+        choices=("invoice", "due"),
+        default="invoice",
+        help="ages from the invoice date (default) or the due date (not yet due: age 0)",
+    )
+    p.add_argument(
+        "--write-off-age",
+        type=int,
+        metavar="W",
+        help="the policy writes everything off at age W: write-offs at age W-1 are left out of "
+        "p_b, and W goes into the scenario",
+    )
     p.add_argument("--fit-seasonality", action="store_true", help="fit collections.seasonality")
     p.add_argument("--segments", action="store_true", help="(not built yet)")
     p.add_argument("--debtors", type=int, metavar="N", help="(not built yet)")
     p.add_argument("--bootstrap", type=int, default=200, metavar="B", help="replicates (200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
-    p.add_argument("--time-blocks", type=int, metavar="N", help="two-way bootstrap, N pairs")
+    p.add_argument(
+        "--time-blocks",
+        type=int,
+        metavar="N",
+        help="also resample blocks of N consecutive month-end pairs (two-way bootstrap; 12 when "
+        "a common factor matters)",
+    )
     p.add_argument("--out", metavar="FILE", help="write the scenario (with --base) or a fragment")
     p.add_argument("--replicates-out", metavar="FILE", help="bootstrap table, .parquet or .csv")
     p.add_argument("--rejects", metavar="FILE", help="write every bad row with its reason")
@@ -303,10 +335,16 @@ def add_parsers(sub: Any) -> None:
     s = sub.add_parser("synth-ledger", help="a synthetic ledger drawn from a scenario")
     s.add_argument("scenario", help="scenario file (TOML) with as_of and revenue")
     s.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a field")
-    s.add_argument("--customers", type=int, required=True, metavar="N")
-    s.add_argument("--months", type=int, required=True, metavar="M")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--events", action="store_true", help="also write FILE.events.<ext>")
+    s.add_argument(
+        "--customers", type=int, required=True, metavar="N", help="each billed once a month"
+    )
+    s.add_argument(
+        "--months", type=int, required=True, metavar="M", help="months of history to as_of"
+    )
+    s.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    s.add_argument(
+        "--events", action="store_true", help="also write <stem>.events.<ext> (events form)"
+    )
     s.add_argument("--out", required=True, metavar="FILE", help=".csv or .parquet")
     s.add_argument("--force", action="store_true", help="replace existing files")
     s.add_argument("--json", action="store_true", help="print JSON on stdout")

@@ -15,7 +15,6 @@ lump, and the day of a lump's payment.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,7 +193,7 @@ def synth_ledger(scenario: Scenario, customers: int, months: int, seed: int = 0)
         wo_day[j, idx[gone]] = end_day[wo_month[gone]]
         # exposures: open at the start of pair (age a) when tau > a
         exposed = np.bincount(np.minimum(n_open, n_max), minlength=n_max + 1)
-        at_least = (len(u) - np.cumsum(exposed))[:n_max] + 0  # invoices with tau > a
+        at_least = (len(u) - np.cumsum(exposed))[:n_max]  # invoices with tau > a + 1
         e_a = amount[j] * np.r_[len(u), at_least][:n_max] if n_max else np.zeros(0)
         np.add.at(expo_h, (b, 0), e_a * hz)
         np.add.at(expo_h, (b, 1), e_a)
@@ -266,7 +265,3 @@ def _frame(n, m_count, inv_day, amount, pay_day, wo_day) -> pd.DataFrame:
             "written_off_amount": money(amt, wo >= 0),
         }
     )
-
-
-def _unused() -> None:  # pragma: no cover
-    math.isfinite(0.0)
