@@ -230,6 +230,8 @@ BAD_CASES = [
     ("amount", 1, "12,5x", "row 3: amount: not a number: '12,5x'"),
     ("invoice_id", 4, "A", "row 2: invoice_id: duplicate invoice id 'A' (also on row 6)"),
     ("customer", 0, "", "row 2: customer: empty"),
+    ("invoice_date", 1, "2024-02-30", "row 3: invoice_date: not a date"),  # no 30 February
+    ("amount", 3, "inf", "row 5: amount: not a number: 'inf'"),
 ]
 
 

@@ -102,13 +102,16 @@ def ledger_from_tables(
         counts["zero_amount_rows"] += zero_ev
         all_rejects += ev_rejects
     if not keep.any():
-        raise LedgerError(
-            invoices.source,
-            None,
-            "-",
-            "no invoices (no row with a positive amount)"
-            + (f"; {len(all_rejects)} rows were rejected" if all_rejects else ""),
-        )
+        bad_invoices = [r for r in all_rejects if r.file == invoices.source]
+        if bad_invoices:  # the first bad invoice row says more than "no invoices"
+            first = min(bad_invoices, key=lambda r: r.row)
+            raise LedgerError(
+                first.file,
+                first.row,
+                first.column,
+                f"{first.reason} (and no row is a valid invoice: {len(all_rejects)} bad rows)",
+            )
+        raise LedgerError(invoices.source, None, "-", "no invoices (no row with a positive amount)")
     # events: invoice row index -> position among kept invoices
     position = np.full(len(frame), -1, dtype=np.int64)
     position[keep] = np.arange(int(keep.sum()))

@@ -107,7 +107,11 @@ def _arrow_dates(arr: pa.Array, fmt: str | None) -> tuple[np.ndarray, np.ndarray
     parsed = pc.strptime(arr, format=fmt or "%Y-%m-%d", unit="s", error_is_null=True)
     days = np.asarray(pc.fill_null(pc.cast(pc.cast(parsed, pa.date32()), pa.int32()), 0))
     days = days.astype(np.int64)
-    failed = ~missing & np.asarray(pc.is_null(parsed))
+    # Arrow rolls impossible dates over (30 February -> 1 March): what does not print back as
+    # written (or is not zero-padded) is checked again, strictly, by pandas
+    again_text = pc.strftime(parsed, format=fmt or "%Y-%m-%d")
+    same = np.asarray(pc.fill_null(pc.equal(again_text, arr), False))
+    failed = ~missing & ~same
     if failed.any():
         idx = np.flatnonzero(failed)
         text = arr.take(pa.array(idx)).to_numpy(zero_copy_only=False)
