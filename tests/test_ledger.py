@@ -596,3 +596,38 @@ def test_events_form_time_blocks_seasonality_and_replicates_csv(tmp_path, capsys
     assert season.index(max(season)) == 11  # iFlytek's December settlements
     table = pd.read_csv(reps)
     assert len(table) == 50 and table.shape[1] == 12 and not table.isna().any().any()
+
+
+def test_a_bucket_without_exposure_for_defaults_keeps_the_base_default_rate_only():
+    """With W = e_{K-1} + 1 the open bucket is the single age W - 1: collections are measured
+    there, defaults are not (policy write-offs), so only p_b comes from the base."""
+    base = load_scenario(MINIMAL)  # edges 0, 12, 24; p = 0.001, 0.005, 0.01
+    synth_args = ["--customers", "30", "--months", "40", "--seed", "1"]
+    ledger = ledger_from_frames(_synth_frame(synth_args))
+    ex = ledger_exposures(
+        ledger, as_of=dt.date(2024, 9, 30), edges_months=[0, 12, 24], write_off_age=25
+    )
+    fit = fit_ledger(ex, base=base, bootstrap=20, rng=0)
+    assert fit.kept_c == [] and fit.kept_p == [2]
+    assert fit.p[2] == 0.01 and fit.c[2] == fit.raw_c[2] and fit.exposure[2] > 0
+    assert np.isfinite(fit.c_interval[2]).all() and np.isnan(fit.p_interval[2]).all()
+
+
+def _synth_frame(args):
+    from simulator.data import synth_ledger
+    from simulator.scenario import with_overrides
+
+    sc = with_overrides(
+        load_scenario(IFLYTEK),
+        {
+            "buckets.edges_months": [0, 12, 24],
+            "buckets.labels": ["a", "b", "c"],
+            "buckets.gross": [1.0, 1.0, 1.0],
+            "buckets.provision_rates": [0.1, 0.2, 1.0],
+            "collections.monthly_rate": [0.1, 0.05, 0.2],
+            "defaults.monthly_rate": [0.01, 0.02, 0.03],
+            "defaults.write_off_after_months": 25,
+        },
+    )
+    customers, months, seed = int(args[1]), int(args[3]), int(args[5])
+    return synth_ledger(sc, customers, months, seed=seed).invoices

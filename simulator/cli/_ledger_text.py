@@ -98,7 +98,7 @@ def ledger_text(doc: dict[str, Any], unit: str) -> str:
                 if inverted
                 else ""
             )
-            + ("  (kept from the base)" if r["kept_from_base"] else "")
+            + ("  (c_b kept from the base)" if r["collection_rate_from_base"] else "")
         )
     lines.append("Defaults and dilution:")
     lines.append(
@@ -113,7 +113,7 @@ def ledger_text(doc: dict[str, Any], unit: str) -> str:
             f"{r['write_off_months']:>11,}  {fmt_money(r['written_off'] or 0):>11}  "
             f"{_rate(r['default_rate'], 5):>8}  {_iv(r['default_rate_interval'], 5):<19}  "
             f"{fmt_pct(dil) if dil is not None else 'n/a':>8}"
-            + ("  (kept from the base)" if r["kept_from_base"] else "")
+            + ("  (p_b kept from the base)" if r["default_rate_from_base"] else "")
         )
     how_c = (
         f"c_b: the scenario's average rate, ĉ_b inverted with β = {inv['beta']:g}, "

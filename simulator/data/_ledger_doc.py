@@ -71,7 +71,8 @@ def ledger_report(ledger: Ledger, fit: LedgerFit) -> dict[str, Any]:
             "default_rate": _num(fit.p[b]),
             "default_rate_interval": iv(fit.p_interval, b),
             "dilution_rate": _num(fit.dilution[b]),
-            "kept_from_base": b in fit.kept,
+            "collection_rate_from_base": b in fit.kept_c,
+            "default_rate_from_base": b in fit.kept_p,
         }
     aged = {
         lab: {
@@ -98,6 +99,15 @@ def ledger_report(ledger: Ledger, fit: LedgerFit) -> dict[str, Any]:
         "aged_balance_total": {"invoices": int(ex.open_invoices.sum()), "gross": total},
         "opening_by_age": [float(x) for x in ex.balance_by_age],
         "rates": buckets,
+        "by_age": {
+            "last_age_pools_older": True,
+            **{
+                key: [_num(x) for x in fit.by_age[key]]
+                for key in ("exposure", "collected", "written_off")
+            },
+            "collection_rate": [_num(x) for x in fit.by_age["c"]],
+            "default_rate": [_num(x) for x in fit.by_age["p"]],
+        },
         "seasonality": None if fit.seasonality is None else [float(x) for x in fit.seasonality],
         "cash_like_share": share,
         "credit_share": None if share is None else 1.0 - share,
@@ -259,7 +269,7 @@ def ledger_document(
 
 def replicates_table(fit: LedgerFit) -> pd.DataFrame:
     """The bootstrap replicates as a table of DESIGN 2.14: one row per replicate, columns
-    ``collections.monthly_rate[i]`` and ``defaults.monthly_rate[i]`` (buckets kept from the
+    ``collections.monthly_rate[i]`` and ``defaults.monthly_rate[i]`` (rates kept from the
     base have no column: the bootstrap does not vary them).
 
     Raises
@@ -272,9 +282,9 @@ def replicates_table(fit: LedgerFit) -> pd.DataFrame:
     cols: dict[str, np.ndarray] = {}
     k = len(fit.labels)
     for b in range(k):
-        if b not in fit.kept:
+        if b not in fit.kept_c:
             cols[f"collections.monthly_rate[{b}]"] = fit.c_replicates[:, b]
     for b in range(k):
-        if b not in fit.kept:
+        if b not in fit.kept_p:
             cols[f"defaults.monthly_rate[{b}]"] = fit.p_replicates[:, b]
     return pd.DataFrame(cols)

@@ -50,8 +50,9 @@ class LedgerFit:
         Fitted with ``fit_seasonality``.
     cash_like_share : float or None
         ``1 − σ̂``.
-    kept : list of int
-        Buckets without exposure, kept at the base's values.
+    kept_c, kept_p : list of int
+        Buckets without exposure for the collection rate (for the default rate), whose
+        ``c_b`` (``p_b``) is the base's.
     bootstrap, seed, time_blocks : int or None
     inversion : dict
         ``beta``, ``rho``, ``multiplier`` and whether a seasonality was used.
@@ -80,7 +81,8 @@ class LedgerFit:
     by_age: dict[str, np.ndarray]
     seasonality: np.ndarray | None
     cash_like_share: float | None
-    kept: list[int]
+    kept_c: list[int]
+    kept_p: list[int]
     bootstrap: int
     seed: int | None
     time_blocks: int | None
@@ -171,7 +173,9 @@ def fit_ledger(
         else (np.asarray(col.seasonality) if col is not None and col.seasonality else None)
     )
     weights = calendar_weights(_by_bucket_pair(ex, ex.exposure_by_age), ex.pair_calendar_month)
-    kept = [b for b in range(k) if not exposure[b] > 0 or not exposure_p[b] > 0]
+    kept_c = [b for b in range(k) if not exposure[b] > 0]
+    kept_p = [b for b in range(k) if not exposure_p[b] > 0]
+    kept = sorted(set(kept_c) | set(kept_p))
     base_c, base_p = _base_rates(base, list(ex.groups.edges))
     if kept and base is None:
         raise ValueError(
@@ -220,19 +224,26 @@ def fit_ledger(
             f"{ex.labels[b]}: ĉ_b = {raw_c[b]:.6g} is more than the model can collect with "
             "these multiplier, seasonality and default rates; c_b = 1"
         )
+    assert base_c is not None or not kept
     for b in kept:
-        c[b] = base_c[b]
-        p[b] = base_p[b]
-        if reps_c is not None and reps_p is not None:
-            reps_c[:, b], reps_p[:, b] = base_c[b], base_p[b]
+        which = []
+        if b in kept_c:
+            c[b] = base_c[b]
+            which.append(f"c_b = {base_c[b]:.6g}")
+            if reps_c is not None:
+                reps_c[:, b] = base_c[b]
+        if b in kept_p:
+            p[b] = base_p[b]
+            which.append(f"p_b = {base_p[b]:.6g}")
+            if reps_p is not None:
+                reps_p[:, b] = base_p[b]
         notes.append(
-            f"{ex.labels[b]}: no exposure over the window; c_b and p_b kept from the base "
-            f"({base_c[b]:.6g}, {base_p[b]:.6g})"
+            f"{ex.labels[b]}: no exposure over the window; {' and '.join(which)} kept from the base"
         )
     if reps_c is not None and reps_p is not None:
         c_iv, p_iv = percentile_interval(reps_c), percentile_interval(reps_p)
-        for b in kept:
-            c_iv[b] = p_iv[b] = np.nan
+        c_iv[kept_c] = np.nan
+        p_iv[kept_p] = np.nan
     cash = ex.cash_like
     share = cash["paid"] / cash["net_amount"] if cash["net_amount"] > 0 else None
     return LedgerFit(
@@ -258,7 +269,8 @@ def fit_ledger(
         by_age=by_age,
         seasonality=season,
         cash_like_share=None if share is None else float(np.clip(share, 0.0, 1.0)),
-        kept=kept,
+        kept_c=kept_c,
+        kept_p=kept_p,
         bootstrap=int(bootstrap),
         seed=seed,
         time_blocks=ex.time_blocks if time_blocks else None,
