@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -61,6 +62,44 @@ class AgingGrid:
         """
         gross = np.asarray(gross, dtype=float)
         return gross[self.bucket_of_age] / self.widths[self.bucket_of_age]
+
+    def opening(self, gross: Sequence[float], profile: Sequence[float] | None = None) -> np.ndarray:
+        """The opening balance by age: ``gross`` spread evenly over each bucket's ages (DESIGN
+        2.1), or shaped by a profile by age (``buckets.opening_by_age``, DESIGN 3.1).
+
+        A profile longer than ``A`` is folded: every age from ``A - 1`` on goes to age ``A - 1``.
+        Within each bucket the profile is scaled to the bucket's ``gross``; a bucket whose
+        profile sums to 0 is spread evenly.
+
+        Parameters
+        ----------
+        gross : sequence of float, length K
+            Balance per bucket.
+        profile : sequence of float, optional
+            Balance by monthly age from age 0; ages it does not reach are 0.
+
+        Returns
+        -------
+        ndarray, shape (A,)
+        """
+        if profile is None:
+            return self.spread(gross)
+        gross = np.asarray(gross, dtype=float)
+        values = [float(x) for x in profile]
+        a = self.n_ages
+        folded = np.zeros(a)
+        head = values[: a - 1]
+        folded[: len(head)] = head
+        if len(values) >= a:
+            folded[a - 1] = math.fsum(values[a - 1 :])
+        even = self.spread(gross)
+        for b, sl in enumerate(self.slices):
+            total = math.fsum(folded[sl])
+            if total <= 0.0:
+                folded[sl] = even[sl]
+            elif not math.isclose(total, gross[b], rel_tol=1e-12, abs_tol=0.0):
+                folded[sl] *= gross[b] / total
+        return folded
 
     def aggregate(self, by_age: np.ndarray) -> np.ndarray:
         """Sum balances by age (first axis) into buckets.

@@ -179,7 +179,7 @@ class ModelParams:
 
 def _segment_params(seg: BookSegment, edges: list[int], cal: np.ndarray) -> SegmentParams:
     grid = AgingGrid(edges, seg.write_off_after_months)
-    opening = grid.spread(seg.gross)
+    opening = grid.opening(seg.gross, seg.opening_by_age)
     s = np.asarray(seg.seasonality if seg.seasonality else [1.0] * 12)[cal]
     c = np.asarray(seg.collection_rate, dtype=float)
     return SegmentParams(

@@ -134,11 +134,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     sim = scenario.simulation
     warnings = scenario_warnings(scenario)
     if args.json:
-        doc = {"ok": True, "warnings": warnings, "scenario": scenario.model_dump(mode="json")}
+        doc = {
+            "ok": True,
+            "warnings": [str(w) for w in warnings],
+            "scenario": scenario.model_dump(mode="json"),
+        }
         print_json(doc)
     else:
         for w in warnings:
-            message(f"warning: {w}")
+            message(str(w))
         print(
             f"OK: {args.scenario}: {scenario.scenario.name!r}, {scenario.n_buckets} buckets, "
             f"{sim.horizon_months} months, {sim.paths:,} paths"

@@ -1,5 +1,6 @@
 """Data in: calibration from aging history (roll rates and monthly hazards from consecutive
-snapshots); invoice ledgers will join it (DESIGN 6).
+snapshots) and invoice ledgers (DESIGN 6: :func:`read_ledger`, :func:`ledger_exposures`,
+:func:`fit_ledger`, :func:`ledger_document`, :func:`synth_ledger`).
 
 Users rarely know monthly collection rates; they know a company's aging tables from successive
 reports. The package turns a table of snapshots (one row per date: gross balance per bucket, and
@@ -52,28 +53,50 @@ Nothing here prints or writes files. :func:`read_snapshots` reads the CSV (lines
 
 from ._calibrate import Calibration, calibrate, scenario_document
 from ._fit import BOOTSTRAP_MIN_PERIODS, PER_BUCKET_MAX_CONDITION, HazardFit, fit_hazards
+from ._ledger import ledger_from_frames, read_ledger
+from ._ledger_age import Exposures, ledger_exposures
+from ._ledger_doc import ledger_document, ledger_report, replicates_table
+from ._ledger_fit import LEDGER_LEVEL, LedgerFit, fit_ledger
+from ._ledger_table import Ledger, LedgerError, Reject, age_months
 from ._projection import Projection, project
 from ._rollrates import RollRates, roll_rates
 from ._snapshot_csv import read_snapshots
 from ._snapshot_table import snapshots_from_table
 from ._snapshots import SnapshotError, Snapshots, months_between, parse_edges
+from ._synth import SyntheticLedger, synth_ledger
 
 __all__ = [
     "BOOTSTRAP_MIN_PERIODS",
+    "LEDGER_LEVEL",
     "PER_BUCKET_MAX_CONDITION",
     "Calibration",
+    "Exposures",
     "HazardFit",
+    "Ledger",
+    "LedgerError",
+    "LedgerFit",
     "Projection",
+    "Reject",
     "RollRates",
     "SnapshotError",
     "Snapshots",
+    "SyntheticLedger",
+    "age_months",
     "calibrate",
     "fit_hazards",
+    "fit_ledger",
+    "ledger_document",
+    "ledger_exposures",
+    "ledger_from_frames",
+    "ledger_report",
     "months_between",
     "parse_edges",
     "project",
+    "read_ledger",
     "read_snapshots",
+    "replicates_table",
     "roll_rates",
     "scenario_document",
     "snapshots_from_table",
+    "synth_ledger",
 ]

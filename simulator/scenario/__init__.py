@@ -14,8 +14,8 @@ from ._files import MAX_FILE_BYTES, load_scenario, read_text_file
 from ._models import MONEY_LIMIT, Scenario, default_labels
 from ._paths import apply_overrides, check_field_path, parse_field_path
 from ._text import scenario_hash, scenario_toml, update_scenario_text
-from ._validate import scenario_from_dict, with_overrides
-from ._warnings import scenario_warnings
+from ._validate import profile_bucket_sums, scenario_from_dict, with_overrides
+from ._warnings import ScenarioWarning, scenario_warnings
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -24,6 +24,7 @@ __all__ = [
     "BookSegment",
     "Scenario",
     "ScenarioError",
+    "ScenarioWarning",
     "apply_overrides",
     "book_debtors",
     "book_segments",
@@ -31,6 +32,7 @@ __all__ = [
     "default_labels",
     "load_scenario",
     "parse_field_path",
+    "profile_bucket_sums",
     "read_text_file",
     "scenario_from_dict",
     "scenario_hash",

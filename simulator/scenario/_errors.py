@@ -154,8 +154,12 @@ def _rank_and_reason(err: dict[str, Any]) -> tuple[int, str]:
     return 2, err.get("msg", "invalid value")
 
 
-def _first_error(exc: ValidationError, file: str) -> ScenarioError:
-    ranked = []
+def _first_error(
+    exc: ValidationError, file: str, missing_gross: str | None = None
+) -> ScenarioError:
+    ranked: list[tuple[int, int, str, str]] = []
+    if missing_gross is not None:  # optional in the model, required unless a profile is given
+        ranked.append((1, -1, "buckets.gross", missing_gross))
     for i, err in enumerate(exc.errors()):
         rank, reason = _rank_and_reason(err)
         ranked.append((rank, i, _loc_text(err["loc"]), reason))

@@ -32,6 +32,9 @@ NonNegMoney = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, l
 Growth = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=-1.0, le=10.0)]
 
 
+Balance = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=MONEY_LIMIT)]
+
+
 Seasonality = Annotated[
     list[Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1e6)]],
     Field(min_length=12, max_length=12),
@@ -58,8 +61,9 @@ class Buckets(_Section):
 
     edges_months: list[Annotated[int, Field(strict=True)]]
     labels: list[str] | None = None
-    gross: list[Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=MONEY_LIMIT)]]
+    gross: list[Balance] | None = None
     provision_rates: list[Rate]
+    opening_by_age: Annotated[list[Balance], Field(min_length=1, max_length=1200)] | None = None
 
     @field_validator("edges_months")
     @classmethod
@@ -170,6 +174,7 @@ class Scenario(_Section):
     ecl_scenarios: list[EclScenario] | None = None
 
     _source: str = PrivateAttr(default="<scenario>")
+    _gross_derived: bool = PrivateAttr(default=False)
 
     @property
     def source(self) -> str:

@@ -12,7 +12,11 @@ from ._errors import ScenarioError, _first_error
 from ._models import Scenario
 from ._paths import apply_overrides, check_field_path
 
-__all__ = ["scenario_from_dict", "with_overrides"]
+__all__ = [
+    "profile_bucket_sums",
+    "scenario_from_dict",
+    "with_overrides",
+]
 
 
 def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
@@ -36,8 +40,22 @@ def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
     ScenarioError
         If a path names no field, an index is out of range, or the result is invalid.
     """
-    raw = apply_overrides(scenario.model_dump(mode="python"), overrides, scenario.source)
+    raw = scenario.model_dump(mode="python")
+    if scenario._gross_derived and not any(str(p).startswith("buckets.gross") for p in overrides):
+        del raw["buckets"]["gross"]  # made from the profile: made again from the new one
+    raw = apply_overrides(raw, overrides, scenario.source)
     return scenario_from_dict(raw, source=scenario.source)
+
+
+def profile_bucket_sums(profile: list[float], edges: list[int]) -> list[float]:
+    """A balance profile by monthly age summed into buckets (DESIGN 3.1): bucket ``b`` holds
+    the ages ``e_b .. e_{b+1}-1``; the last bucket every age from ``e_{K-1}`` on.
+
+    Sums are exact-rounded (:func:`math.fsum`), so a profile written with these sums as
+    ``gross`` is not rescaled.
+    """
+    upper = [*edges[1:], max(len(profile), edges[-1])]
+    return [math.fsum(profile[lo:hi]) for lo, hi in zip(edges, upper, strict=True)]
 
 
 def _cross_field_checks(sc: Scenario, file: str) -> None:
@@ -51,6 +69,8 @@ def _cross_field_checks(sc: Scenario, file: str) -> None:
         "collections.monthly_rate": sc.collections.monthly_rate,
         "defaults.monthly_rate": sc.defaults.monthly_rate,
     }
+    if b.opening_by_age is not None and max(b.gross or [0.0]) > 1e12:
+        raise ScenarioError(file, "buckets.opening_by_age", "its sums per bucket must be ≤ 1e12")
     for name, values in per_bucket.items():
         if values is not None and len(values) != k:
             raise ScenarioError(
@@ -134,10 +154,31 @@ def scenario_from_dict(data: dict[str, Any], *, source: str = "<scenario>") -> S
     ScenarioError
         The first problem found, in the order described in the module docstring.
     """
+    missing = _missing_gross(data)
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise _first_error(exc, source) from None
+        raise _first_error(exc, source, missing) from None
+    if missing is not None:
+        raise ScenarioError(source, "buckets.gross", missing)
+    derived = sc.buckets.gross is None and sc.buckets.opening_by_age is not None
+    if derived:
+        assert sc.buckets.opening_by_age is not None
+        sums = profile_bucket_sums(sc.buckets.opening_by_age, sc.buckets.edges_months)
+        sc = sc.model_copy(update={"buckets": sc.buckets.model_copy(update={"gross": sums})})
     _cross_field_checks(sc, source)
     sc._source = source
+    sc._gross_derived = derived
     return sc
+
+
+def _missing_gross(data: Any) -> str | None:
+    """The reason ``buckets.gross`` is missing (neither it nor a profile given), or ``None``."""
+    buckets = data.get("buckets") if isinstance(data, dict) else None
+    if (
+        isinstance(buckets, dict)
+        and buckets.get("gross") is None
+        and buckets.get("opening_by_age") is None
+    ):
+        return "required key is missing (or give buckets.opening_by_age)"
+    return None

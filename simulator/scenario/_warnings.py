@@ -7,49 +7,93 @@ import math
 
 from ._models import Scenario
 
-__all__ = ["scenario_warnings"]
+__all__ = ["ScenarioWarning", "scenario_warnings"]
+
+
+class ScenarioWarning:
+    """Something valid but worth saying about a scenario, as ``FILE: FIELD: warning: text``.
+
+    Library code returns warnings (:func:`scenario_warnings`); the command line prints them.
+    """
+
+    def __init__(self, file: str, field: str, reason: str) -> None:
+        self.file, self.field, self.reason = str(file), field, reason
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: warning: {self.reason}"
+
+    def __repr__(self) -> str:
+        return f"ScenarioWarning({self.file!r}, {self.field!r}, {self.reason!r})"
 
 
 def _months_text(months: float) -> str:
     return f"{months / 12:.0f} years" if months >= 24 else f"{months:.0f} months"
 
 
-def scenario_warnings(scenario: Scenario) -> list[str]:
-    """Warnings about a valid scenario, each one line ``FILE: FIELD: what and what to do``.
+def scenario_warnings(scenario: Scenario) -> list[ScenarioWarning]:
+    """What is valid in ``scenario`` but probably not what its author meant.
 
+    - A ``buckets.opening_by_age`` with a balance at ages at or past the write-off age ``W``
+      (it is folded into age ``W − 1`` and written off at the end of month 1).
     - The open last bucket (no write-off age) keeps what reaches it for longer than the
       horizon: it collects nothing, or collects and defaults so slowly that half of it is still
       there after the horizon. The book and its allowance then grow for ever and the provision
-      charge dwarfs the credit losses; a write-off age (``defaults.write_off_after_months``)
-      or a collection rate changes that.
+      charge dwarfs the credit losses; a write-off age or a collection rate changes that.
+
+    Returns
+    -------
+    list of ScenarioWarning
     """
-    out = []
+    return [*_folded_profile(scenario), *_stranded_last_bucket(scenario)]
+
+
+def _folded_profile(scenario: Scenario) -> list[ScenarioWarning]:
+    profile = scenario.buckets.opening_by_age
+    w = scenario.defaults.write_off_after_months
+    if profile is None or w is None or len(profile) <= w:
+        return []
+    beyond = math.fsum(profile[w:])
+    if beyond <= 0:
+        return []
+    return [
+        ScenarioWarning(
+            scenario.source,
+            "buckets.opening_by_age",
+            f"{beyond:.6g} of the opening balance is aged {w} months or more, at or past "
+            f"the write-off age defaults.write_off_after_months = {w}; it is folded into "
+            f"age {w - 1} and written off at the end of month 1 unless collected",
+        )
+    ]
+
+
+def _stranded_last_bucket(scenario: Scenario) -> list[ScenarioWarning]:
     b, col, dfl = scenario.buckets, scenario.collections, scenario.defaults
     last = scenario.n_buckets - 1
     label = scenario.labels[last]
     horizon = scenario.simulation.horizon_months
-    if dfl.write_off_after_months is None and sum(b.gross) > 0:
-        seas = col.seasonality or [1.0] * 12
-        c = col.multiplier * col.monthly_rate[last] * sum(seas) / 12
-        p = dfl.monthly_rate[last]
-        exit_rate = min(c + p, 1.0)
-        where = f"{scenario.source}: collections.monthly_rate[{last}]"
-        if exit_rate <= 0.0:
-            out.append(
-                f"{where}: {label} collects nothing, never defaults and has no write-off age: "
-                f"everything that reaches it stays for ever; set defaults.write_off_after_months "
-                f"or a collection rate"
-            )
-        else:
-            half_life = math.log(2.0) / -math.log1p(-exit_rate) if exit_rate < 1.0 else 0.0
-            if half_life > horizon:
-                what = "collects nothing" if c == 0.0 else f"collects {100 * c:.2g} %/month"
-                out.append(
-                    f"{where}: {label} {what} and defaults {100 * p:.2g} %/month with no "
-                    f"write-off age: half of what reaches it is still there after "
-                    f"{_months_text(half_life)}, longer than the {horizon}-month horizon, so "
-                    f"the book and its allowance keep growing; set "
-                    f"defaults.write_off_after_months (e.g. {b.edges_months[-1] + 12}) if "
-                    f"such balances are written off"
-                )
-    return out
+    if dfl.write_off_after_months is not None or not sum(b.gross or [0.0]) > 0:
+        return []
+    seas = col.seasonality or [1.0] * 12
+    c = col.multiplier * col.monthly_rate[last] * sum(seas) / 12
+    p = dfl.monthly_rate[last]
+    exit_rate = min(c + p, 1.0)
+    field = f"collections.monthly_rate[{last}]"
+    if exit_rate <= 0.0:
+        reason = (
+            f"{label} collects nothing, never defaults and has no write-off age: everything "
+            f"that reaches it stays for ever; set defaults.write_off_after_months or a "
+            f"collection rate"
+        )
+        return [ScenarioWarning(scenario.source, field, reason)]
+    half_life = math.log(2.0) / -math.log1p(-exit_rate) if exit_rate < 1.0 else 0.0
+    if half_life <= horizon:
+        return []
+    what = "collects nothing" if c == 0.0 else f"collects {100 * c:.2g} %/month"
+    reason = (
+        f"{label} {what} and defaults {100 * p:.2g} %/month with no write-off age: half of "
+        f"what reaches it is still there after {_months_text(half_life)}, longer than the "
+        f"{horizon}-month horizon, so the book and its allowance keep growing; set "
+        f"defaults.write_off_after_months (e.g. {b.edges_months[-1] + 12}) if such balances "
+        f"are written off"
+    )
+    return [ScenarioWarning(scenario.source, field, reason)]

@@ -4,7 +4,7 @@ Everything here appears complete or not at all (a temporary file or folder renam
 and every folder carries a manifest with the SHA-256 of each of its files.
 """
 
-from ._atomic import write_text_atomic
+from ._atomic import write_bytes_atomic, write_text_atomic
 from ._figures import PLOT_DPI, save_figure
 from ._results import (
     FORMAT,
@@ -27,6 +27,7 @@ __all__ = [
     "redraw_plots",
     "save_figure",
     "scenario_hash",
+    "write_bytes_atomic",
     "write_results",
     "write_text_atomic",
 ]

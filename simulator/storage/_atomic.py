@@ -114,11 +114,16 @@ def write_text_atomic(path: str | Path, text: str, *, force: bool = False) -> Pa
     IsADirectoryError
         If ``path`` is a folder.
     """
+    return write_bytes_atomic(path, text.encode("utf-8"), force=force)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes, *, force: bool = False) -> Path:
+    """Write a binary file atomically, like :func:`write_text_atomic`."""
     out = Path(path)
     if out.is_dir():
         raise IsADirectoryError(f"{out} is a folder")
     if out.exists() and not force:
         raise FileExistsError(f"{out} exists; use --force to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write(out, lambda tmp: tmp.write_bytes(data))
     return out
