@@ -243,6 +243,8 @@ def run_chunk(
     beta,
     coll_scale,
     billing,
+    share,
+    billed,
     age_off,
     n_age,
     lo_b,
@@ -312,6 +314,10 @@ def run_chunk(
     ``seg_w[s] >= 0`` has a factor of its own, ``Y = sqrt(w) Z + sqrt(1 − w) V`` with ``V``
     (``seg_v[s]``, advanced like ``Z`` with ``seg_noise[s]``); ``seg_w[s] < 0`` marks the
     implicit segment, whose hazards use ``Z`` itself.
+
+    Credit billings enter age 0: ``billing[s] · Rev_t`` (``sigma`` times the segment's share),
+    or ``share[s] · billed[t − 1]`` when the realized billings ``billed`` (H,) are given
+    (DESIGN 2.15; empty otherwise).
 
     Segment ``s``'s state is rows ``age_off[s] .. + n_age[s]`` of ``S`` (ages × paths) and rows
     ``s·K .. s·K + K`` of ``G`` (gross by bucket); its parameters are row ``s`` of the (S, K)
@@ -468,9 +474,14 @@ def run_chunk(
                             tr_mig[row, t - 1, p0 + p] = W[w0 + base + hi_b[s, b] - 1, p]
                 nb0 = w0 + base - 1  # row of age 0 after ageing
                 new = W[nb0]
-                bill = billing[s]
-                for p in range(m):
-                    new[p] = bill * rev[p]
+                if billed.shape[0] > 0:  # the realized credit billings B_t (2.15)
+                    bill = share[s] * billed[t - 1]
+                    for p in range(m):
+                        new[p] = bill
+                else:
+                    bill = billing[s]
+                    for p in range(m):
+                        new[p] = bill * rev[p]
                 last = W[nb0 + A]  # what ageing moved beyond the last age
                 if write_off[s]:
                     for p in range(m):

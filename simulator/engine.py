@@ -189,10 +189,10 @@ def run_block(
         run_chunk(
             t0, m, z, prm.phi, noise, seg_v, seg_noise, k.seg_w, k.rho_zero, k.p_def,
             k.threshold, k.loading, k.alpha, k.c_rate, k.beta, k.coll_scale, k.billing,
-            k.age_off, k.n_age, k.lo_b, k.hi_b, k.write_off, k.r, prm.revenue_base,
-            prm.volatility, prm.kappa, k.cash_rate, prm.fixed_outflow, prm.other_inflow,
-            prm.cash_floor, H, dbt.segment, dbt.balance, dbt.own, dbt.default, k.d_thr,
-            k.d_load, k.d_rho0, dbt.alpha, dbt.pay, dbt.beta, dbt.bucket, k.d_rate_end,
+            k.share, prm.credit_billings, k.age_off, k.n_age, k.lo_b, k.hi_b, k.write_off, k.r,
+            prm.revenue_base, prm.volatility, prm.kappa, k.cash_rate, prm.fixed_outflow,
+            prm.other_inflow, prm.cash_floor, H, dbt.segment, dbt.balance, dbt.own, dbt.default,
+            k.d_thr, k.d_load, k.d_rho0, dbt.alpha, dbt.pay, dbt.beta, dbt.bucket, k.d_rate_end,
             k.d_wo, d_u, d_surv, d_open, d_count, state, G, allowance, cash, runway,
             min_cash, tot_coll, tot_loss, seg_coll, seg_loss, pool_loss, shift, s1, s2,
             sample, at, n_sample, trace, *tr_args,
@@ -250,6 +250,7 @@ class _KernelBook:
         self.beta = np.array([seg.beta for seg in segs])
         self.coll_scale = np.stack([seg.collection_scale for seg in segs])
         self.billing = np.array([prm.credit_share * seg.billing_share for seg in segs])
+        self.share = np.array([seg.billing_share for seg in segs])
         self.n_age = np.array([seg.n_ages for seg in segs], dtype=np.int64)
         self.age_off = np.concatenate([[0], np.cumsum(self.n_age)]).astype(np.int64)
         self.lo_b = np.array([[lo for lo, _ in seg.slices] for seg in segs], dtype=np.int64)

@@ -132,6 +132,7 @@ class ModelParams:
     debtors: DebtorParams
     phi: float
     revenue_base: np.ndarray  # R_0 (1+g)^((t-1)/12) q_cal(t), (H,)
+    credit_billings: np.ndarray  # B_t (H,) when realized billings replace sigma Rev_t, else (0,)
     volatility: float
     kappa: float
     credit_share: float
@@ -266,6 +267,7 @@ def compile_params(scenario: Scenario) -> ModelParams:
         debtors=_debtor_params(book_debtors(scenario), segments, len(edges), horizon),
         phi=float(scenario.factor.persistence),
         revenue_base=rev.monthly * (1.0 + rev.annual_growth) ** ((t - 1) / 12.0) * q,
+        credit_billings=np.asarray(rev.credit_billings or [], dtype=float),
         volatility=float(rev.volatility),
         kappa=float(rev.factor_correlation),
         credit_share=float(rev.credit_share),

@@ -204,12 +204,14 @@ def assert_identities(t: Traced) -> None:
     r, sigma = prm.provision_rates, prm.credit_share
     gross = s["gross"]
     coll, loss, rev = s["collections"][1:], s["credit_loss"][1:], s["revenue"][1:]
+    # what enters age 0: sigma Rev_t, or the realized credit billings B_t (DESIGN 2.15)
+    billed = prm.credit_billings[:, None] if prm.credit_billings.size else sigma * rev
     # gross by bucket summed from the state adds up to the total
     by_bucket = sum(s[f"g{b}"] for b in range(K))
     assert _close(by_bucket, gross, gross, 1e-13).all()
     # gross roll-forward
-    scale = gross[:-1] + sigma * rev + coll + loss
-    assert _close(gross[1:], gross[:-1] + sigma * rev - coll - loss, scale).all()
+    scale = gross[:-1] + billed + coll + loss
+    assert _close(gross[1:], gross[:-1] + billed - coll - loss, scale).all()
     # flows by bucket add up, and loss = defaults + write-offs
     assert _close(tr["coll_b"].sum(axis=0), coll, coll, 1e-13).all()
     np.testing.assert_array_equal(loss, s["defaults"][1:] + s["write_offs"][1:])
@@ -224,13 +226,13 @@ def assert_identities(t: Traced) -> None:
     assert _close(charge, a1 - a0 + loss, a1 + a0 + loss).all()
     mig = tr["migration"]  # (K-1, H, n): R[e_{b+1} - 1]
     by_flow = (
-        r[0] * sigma * rev
+        r[0] * billed
         + sum((r[b + 1] - r[b]) * mig[b] for b in range(K - 1))
         - sum(r[b] * tr["coll_b"][b] for b in range(K))
         + sum((1 - r[b]) * tr["def_b"][b] for b in range(K))
         + (1 - r[K - 1]) * tr["write_offs"]
     )
-    flow_scale = sigma * rev + mig.sum(axis=0) + coll + loss + a1 + a0
+    flow_scale = billed + mig.sum(axis=0) + coll + loss + a1 + a0
     assert _close(charge, by_flow, flow_scale).all()
     # cash over the run
     cash = s["cash"]

@@ -183,7 +183,8 @@ def expected_trajectory(scenario: Scenario) -> pd.DataFrame:
         rev = prm.revenue_base[t - 1]
         rows["collections"][t] = h @ gross_b[t - 1]
         rows["defaults"][t] = p @ gross_b[t - 1]
-        S, wo = age_one_month(S * f[bucket], prm.write_off, prm.credit_share * rev)
+        billed = prm.credit_billings[t - 1] if prm.credit_billings.size else prm.credit_share * rev
+        S, wo = age_one_month(S * f[bucket], prm.write_off, billed)
         gross_b[t] = bucket_sums(S)
         rows["write_offs"][t] = wo
         rows["credit_loss"][t] = rows["defaults"][t] + wo

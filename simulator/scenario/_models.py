@@ -122,6 +122,8 @@ class Revenue(_Section):
     ] = 0.0
     credit_share: Rate = 1.0
     seasonality: Seasonality | None = None
+    #: B_t, the credit billings of months 1..H (DESIGN 2.15): replaces sigma · Rev_t.
+    credit_billings: list[NonNegMoney] | None = None
 
 
 class Cash(_Section):

@@ -93,6 +93,14 @@ def _cross_field_checks(sc: Scenario, file: str) -> None:
             raise ScenarioError(
                 file, name, "a seasonality needs scenario.as_of to know the calendar month"
             )
+    billings = sc.revenue.credit_billings
+    horizon = sc.simulation.horizon_months
+    if billings is not None and len(billings) != horizon:
+        raise ScenarioError(
+            file,
+            "revenue.credit_billings",
+            f"must have one number per month of the horizon ({horizon}), got {len(billings)}",
+        )
     if sc.sweep is not None:
         for key, spec in sc.sweep.items():
             try:
