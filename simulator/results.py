@@ -146,6 +146,7 @@ class SimulationResult:
         default=None, repr=False, compare=False
     )
     debtor_counts: np.ndarray | None = field(default=None, repr=False, compare=False)
+    parameter_risk: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     _analytics: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -307,6 +308,8 @@ class SimulationResult:
         out["disclosed_rates"] = dict(zip(sc.labels, rates, strict=True))
         if analytics:
             out.update(self.analytics().summary_fields())  # implied rates, coverage, weighted ECL
+        if self.parameter_risk is not None:
+            out["parameter_risk"] = self.parameter_risk
         out["unit"] = sc.money_unit
         out["horizon_months"] = self.horizon
         out["scenario"] = sc.model_dump(mode="json")

@@ -13,12 +13,14 @@ from ._errors import ScenarioError
 from ._files import MAX_FILE_BYTES, load_scenario, read_text_file
 from ._models import MONEY_LIMIT, Scenario, default_labels
 from ._paths import apply_overrides, check_field_path, parse_field_path
+from ._replicates import MAX_REPLICATES, read_replicates, replicate_rows
 from ._text import scenario_hash, scenario_toml, update_scenario_text
 from ._validate import profile_bucket_sums, scenario_from_dict, with_overrides
 from ._warnings import ScenarioWarning, scenario_warnings
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "MAX_REPLICATES",
     "MONEY_LIMIT",
     "BookDebtor",
     "BookSegment",
@@ -33,7 +35,9 @@ __all__ = [
     "load_scenario",
     "parse_field_path",
     "profile_bucket_sums",
+    "read_replicates",
     "read_text_file",
+    "replicate_rows",
     "scenario_from_dict",
     "scenario_hash",
     "scenario_toml",
