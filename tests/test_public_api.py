@@ -43,6 +43,8 @@ PUBLIC = {
         "AbsorbingChain",
         "COLLECTED",
         "Calibration",
+        "DEFAULT_MAX_DEFAULT_RATE",
+        "STATUSES",
         "ImpliedRates",
         "LOST",
         "MAX_RUNOFF_MONTHS",
