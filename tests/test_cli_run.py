@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +155,32 @@ def test_set_overrides_reach_the_run_and_the_manifest(in_tmp, capsys):
     again = json.loads(capsys.readouterr().out)
     for key in ("p_runway_le_12", "credit_loss_mean", "cash_end_mean", "min_cash_p5"):
         assert again[key] == summary[key]
+
+
+def test_the_header_gives_the_simulation_and_wall_times_and_the_overrides(in_tmp, capsys):
+    """The header says both times (the simulation's own, kept as wall_seconds in the summary,
+    and the command's from its start to the summary) and what --set changed."""
+    scenario = str(ROOT / "scenarios" / "example_minimal.toml")
+    args = ["run", scenario, "--paths", "400", "--seed", "7", "--out", "r"]
+    args += ["--set", "collections.multiplier=0.8", "--set", "collections.monthly_rate[2]=0.03"]
+    started = time.perf_counter()
+    assert main(args) == 0
+    elapsed = time.perf_counter() - started
+    lines = capsys.readouterr().out.splitlines()
+    summary = json.loads((in_tmp / "r" / "summary.json").read_text())
+    m = re.fullmatch(
+        r"400 paths × (\d+) months, seed 7; simulation ([\d.]+) s, wall ([\d.,]+) s", lines[1]
+    )
+    assert m, lines[1]
+    assert int(m[1]) == summary["horizon_months"]
+    simulation, wall = float(m[2]), float(m[3].replace(",", ""))
+    assert simulation == pytest.approx(summary["wall_seconds"], abs=0.051)
+    assert simulation <= wall + 0.05 and wall <= elapsed + 0.05
+    assert lines[2] == (
+        "overrides: --set collections.multiplier=0.8 --set collections.monthly_rate[2]=0.03"
+    )
+    assert main(["run", scenario, "--paths", "400", "--out", "base"]) == 0
+    assert not any(line.startswith("overrides") for line in capsys.readouterr().out.splitlines())
 
 
 def test_plot_redraws_from_the_folder(in_tmp, capsys):
