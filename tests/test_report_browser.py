@@ -6,6 +6,7 @@ it). The test fails, rather than skips, when it is missing, so CI can never pass
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -57,6 +58,16 @@ def browser(tmp_path):
         driver.quit()
 
 
+def _full_page_screenshot(driver, path: Path) -> None:
+    """The whole page, 1366 px wide, as one PNG (through the DevTools protocol)."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    metrics = {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
 def _check_page(driver, html_path: Path, screenshot: Path) -> str:
     driver.get(html_path.resolve().as_uri())
     assert driver.execute_script("return document.readyState") == "complete"
@@ -72,7 +83,15 @@ def _check_page(driver, html_path: Path, screenshot: Path) -> str:
     scroll = driver.execute_script("return document.documentElement.scrollWidth")
     assert inner >= 1300, f"window is {inner} px wide, expected about {WIDTH}"
     assert scroll <= inner, f"the page scrolls sideways: scrollWidth {scroll} > {inner}"
-    driver.save_screenshot(str(screenshot))
+    tables = driver.execute_script(
+        "return Array.from(document.querySelectorAll('table')).map(t => "
+        "[t.querySelector('th,td') ? t.querySelector('th,td').textContent : '', "
+        "t.scrollWidth, t.parentElement.clientWidth, t.parentElement.scrollWidth]);"
+    )
+    assert tables, "the page has no tables"
+    cut = [(first, w, room) for first, w, room, scrolled in tables if max(w, scrolled) > room]
+    assert cut == [], f"tables wider than their place (columns cut off or scrolled): {cut}"
+    _full_page_screenshot(driver, screenshot)
     assert screenshot.stat().st_size > 10_000
     return driver.find_element("tag name", "body").text
 

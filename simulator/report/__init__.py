@@ -42,13 +42,13 @@ def build_report(folder: str | Path) -> str:
     if not folder.is_dir():
         raise ReportError(folder, "RESULTS_DIR", "no such folder")
     if (folder / "sweep.json").is_file():
-        name, body = _sweep_body(folder)
+        title, body = _sweep_body(folder)
     elif (folder / "manifest.json").is_file():
         manifest = _read_json(folder / "manifest.json", folder)
         fmt = manifest.get("format") if isinstance(manifest, dict) else None
         if fmt != RESULTS_FORMAT:
             raise ReportError(folder, "manifest.json", f"unknown results format {fmt!r}")
-        name, body = _results_body(folder)
+        title, body = _results_body(folder)
     else:
         raise ReportError(
             folder,
@@ -62,7 +62,7 @@ def build_report(folder: str | Path) -> str:
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_esc(name)} — arsim report</title><style>{_CSS}</style></head>"
+        f"<title>{_esc(title)} — arsim report</title><style>{_CSS}</style></head>"
         f"<body><main>{body}"
         f"<footer>Made by arsim {_esc(__version__)} on {_esc(made)} from "
         f"{_esc(folder.name)}/. Monte Carlo estimates carry the standard errors shown.</footer>"
