@@ -36,6 +36,7 @@ PUBLIC = {
         "scenario_from_dict",
         "scenario_hash",
         "scenario_toml",
+        "scenario_warnings",
         "update_scenario_text",
         "with_overrides",
     },
@@ -194,7 +195,6 @@ PUBLIC = {
         "WeightedEcl",
         "allowance_rollforward",
         "analyse",
-        "implied_rates_report",
         "provision_matrix",
         "result_tables",
         "weighted_ecl",
@@ -208,6 +208,11 @@ PUBLIC = {
     },
     "simulator.api": {
         "simulate",
+    },
+    "simulator.adequacy": {
+        "implied_rates_report",
+        "unresolved_note",
+        "verdict",
     },
     "simulator.aging": {
         "AgingGrid",
