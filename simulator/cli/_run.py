@@ -174,11 +174,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..storage import default_out_dir, write_results
 
     scenario, overrides = load_scenario_args(args)
-    warn_about(scenario)
     if args.out is not None:
         out = check_out_folder(Path(args.out), args.force)
     else:
         out = check_out_folder(default_out_dir(args.scenario), False)
+    warn_about(scenario)  # after the --out check: a refused --out stays one line
     with progress_bar(scenario.simulation.paths, "simulating") as bar:
         result = simulate(scenario, workers=args.workers, progress=bar.update)
     written = writing(
