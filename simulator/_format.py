@@ -14,11 +14,13 @@ __all__ = [
     "describe_overrides",
     "finite",
     "fmt_bound",
+    "fmt_diff",
     "fmt_list",
     "fmt_money",
     "fmt_num",
     "fmt_pct",
     "fmt_pm",
+    "fmt_pp",
     "fmt_se",
     "fmt_seconds",
     "fmt_setting",
@@ -63,6 +65,27 @@ def fmt_num(x: float | None, digits: int = 4) -> str:
     return f"{x:.{digits}f}" if finite(x) else "n/a"
 
 
+def fmt_pp(x: float | None, digits: int = 2, *, sign: bool = False) -> str:
+    """A difference of two probabilities or shares in percentage points, e.g. ``+89.15 pp``;
+    ``n/a`` when missing."""
+    return f"{100 * x:{'+' if sign else ''}.{digits}f} pp" if finite(x) else "n/a"
+
+
+def fmt_diff(x: Any, fmt: Any = fmt_money) -> str:
+    """A signed difference ``B − A`` in the format of its values: percentage points for
+    :func:`fmt_pct` (``+89.15 pp``), ``+1,234.5`` for :func:`fmt_money`, ``+0.0123`` for
+    :func:`fmt_num`; whole numbers (months) as ``+10``."""
+    if not finite(x):
+        return "n/a"
+    if fmt is fmt_pct or fmt is fmt_pp:
+        return fmt_pp(x, sign=True)
+    if fmt is fmt_money:
+        return f"{x:+,.1f}"
+    if fmt is fmt_num:
+        return f"{x:+.4f}"
+    return f"{x:+,.0f}" if float(x).is_integer() else f"{x:+.4g}"
+
+
 def fmt_se(se: Any, fmt: Any = fmt_money) -> str:
     """A standard error in the format of its estimate, to two significant digits, so that it is
     never shown as zero: ``0.079 %`` (not ``0.08 %``), ``0.0060 %`` (not ``0.01 %``), ``0.23``.
@@ -75,6 +98,8 @@ def fmt_se(se: Any, fmt: Any = fmt_money) -> str:
         return "n/a"
     if fmt is fmt_pct:
         return "0 %" if se == 0 else fmt_pct(se, decimals(100 * se, 2, least=2))
+    if fmt is fmt_pp:
+        return "0 pp" if se == 0 else fmt_pp(se, decimals(100 * se, 2, least=2))
     if fmt is fmt_money:
         return "0" if se == 0 else fmt_money(se, decimals(se, 2, least=1))
     if fmt is fmt_num:
@@ -128,9 +153,15 @@ def fmt_setting(field: str, value: Any) -> str:
     return f"{field}={json.dumps(value, default=str, ensure_ascii=False)}"
 
 
-def describe_overrides(overrides: Any) -> list[str]:
+def describe_overrides(overrides: Any, beside: Any = None) -> list[str]:
     """What a run's overrides change, as ``FIELD=VALUE`` texts (:func:`fmt_setting`), leaving
-    out its size (``simulation.paths`` and ``simulation.seed``, shown with the run's facts)."""
+    out its size (``simulation.paths`` and ``simulation.seed``, shown with the run's facts) and
+    any override that ``beside`` (another run's overrides) has too, with the same value."""
     if not isinstance(overrides, dict):
         return []
-    return [fmt_setting(k, v) for k, v in overrides.items() if k not in RUN_SIZE_FIELDS]
+    shared = beside if isinstance(beside, dict) else {}
+    return [
+        fmt_setting(k, v)
+        for k, v in overrides.items()
+        if k not in RUN_SIZE_FIELDS and not (k in shared and shared[k] == v)
+    ]

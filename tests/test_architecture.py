@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
     {"storage"},
     {"sweep"},
     {"backtest"},
+    {"compare"},
     {"report"},
     {"serve"},
     {"cli"},

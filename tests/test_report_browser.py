@@ -144,3 +144,29 @@ def test_report_of_a_sweep_in_chromium(browser, tmp_path, capsys):
     assert browser.execute_script("return document.images.length") == 1
     with capsys.disabled():
         print(f"\nreport screenshot: {tmp_path / 'report_sweep.png'}")
+
+
+def test_compare_page_in_chromium(browser, tmp_path, capsys):
+    scenario = str(ROOT / "scenarios" / "iflytek_2024q3.toml")
+    common = ["--paths", "2000", "--set", "simulation.runoff_paths=1000", "--json"]
+    base, stress, page = tmp_path / "base", tmp_path / "stress", tmp_path / "compare.html"
+    assert main(["run", scenario, *common, "--out", str(base)]) == 0
+    slower = ["--set", "collections.multiplier=0.8"]
+    assert main(["run", scenario, *common, *slower, "--out", str(stress)]) == 0
+    assert main(["compare", str(base), str(stress), "--out", str(page)]) == 0
+    capsys.readouterr()
+    text = _check_page(browser, page, tmp_path / "compare.png")
+    s = json.loads((stress / "summary.json").read_text())
+    for expected in (
+        "B against A",
+        "B with collections.multiplier=0.8",
+        "Inputs that differ",
+        "collections.multiplier",
+        fmt_pct(s["p_runway_le_12"]),
+        fmt_money(s["credit_loss_mean"]),
+        "paired",
+    ):
+        assert expected in text, f"{expected!r} is not on the page"
+    assert browser.execute_script("return document.images.length") == 2
+    with capsys.disabled():
+        print(f"\ncompare screenshot: {tmp_path / 'compare.png'}")

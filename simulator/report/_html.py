@@ -4,6 +4,7 @@ plots, read from a folder."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import html
 import json
 from pathlib import Path
@@ -98,7 +99,12 @@ def _read_csv(path: Path) -> pd.DataFrame | None:
 
 
 def _image(path: Path, alt: str, caption: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return png_figure(path.read_bytes(), alt, caption)
+
+
+def png_figure(png: bytes, alt: str, caption: str) -> str:
+    """A PNG embedded as a ``<figure>`` with its caption."""
+    data = base64.b64encode(png).decode("ascii")
     return (
         f'<figure><img src="data:image/png;base64,{data}" alt="{_esc(alt)}">'
         f"<figcaption>{_esc(caption)}</figcaption></figure>"
@@ -123,10 +129,12 @@ def _figures(
     return f'<div class="figures">{"".join(parts)}</div>'
 
 
-def _rows_table(header: list[str], rows: list[list[str]]) -> str:
-    """A table of already formatted (and escaped) cells."""
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+def _rows_table(header: list[str], rows: list[list[str]], *, text: bool = False) -> str:
+    """A table of already formatted (and escaped) cells; ``text``: every column reads as text
+    (left-aligned, wrapping)."""
+    cls = ' class="text"' if text else ""
+    head = "".join(f"<th{cls}>{_esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td{cls}>{c}</td>" for c in r) + "</tr>" for r in rows)
     return (
         f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table></div>"
@@ -210,3 +218,21 @@ def overrides_cell(overrides: Any) -> str:
 
 def _pm(value: Any, se: Any, fmt: Any) -> list[str]:
     return [_esc(fmt(value)), _esc(fmt_se(se, fmt)) if finite(se) else ""]
+
+
+def html_page(title: str, body: str, source: str) -> str:
+    """A whole self-contained page: the title, the inline CSS, the body and a footer naming the
+    ``source`` it was made from."""
+    from .._version import __version__
+
+    made = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_esc(title)} — arsim report</title><style>{_CSS}</style></head>"
+        f"<body><main>{body}"
+        f"<footer>Made by arsim {_esc(__version__)} on {_esc(made)} from "
+        f"{_esc(source)}. Monte Carlo estimates carry the standard errors shown.</footer>"
+        "</main></body></html>\n"
+    )

@@ -32,6 +32,7 @@ _MONEY_METRICS = {
     "allowance_opening": "opening allowance",
     "gross_opening": "opening gross receivables",
     "implied_lifetime_loss": "implied lifetime loss of the opening book",
+    "implied_unresolved": "implied lifetime loss never resolved (counted as lost)",
     "ecl_weighted": "probability-weighted ECL",
 }
 
