@@ -151,6 +151,7 @@ PUBLIC = {
         "Comparison",
         "compare_figures",
         "compare_runs",
+        "fact_text",
         "flatten_scenario",
         "input_differences",
         "plot_cash_overlay",

@@ -14,7 +14,7 @@ text) and ``_plots``.
 from ._inputs import flatten_scenario, input_differences
 from ._plots import compare_figures, plot_cash_overlay, plot_runway_overlay, run_label
 from ._table import PER_PATH_KEYS, RUN_FACTS, Comparison, compare_runs
-from ._text import row_texts, setting_text, value_text
+from ._text import fact_text, row_texts, setting_text, value_text
 
 __all__ = [
     "PER_PATH_KEYS",
@@ -22,6 +22,7 @@ __all__ = [
     "Comparison",
     "compare_figures",
     "compare_runs",
+    "fact_text",
     "flatten_scenario",
     "input_differences",
     "plot_cash_overlay",

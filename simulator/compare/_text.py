@@ -7,7 +7,7 @@ from typing import Any
 
 from .._format import finite, fmt_diff, fmt_money, fmt_num, fmt_pct, fmt_pp, fmt_se, fmt_setting
 
-__all__ = ["row_texts", "setting_text", "value_text"]
+__all__ = ["fact_text", "row_texts", "setting_text", "value_text"]
 
 _FORMATS = {"pct": fmt_pct, "money": fmt_money, "num": fmt_num}
 
@@ -41,6 +41,18 @@ def row_texts(row: dict[str, Any], horizons: tuple[int, int] | None = None) -> d
         "se": fmt_se(se, fmt) if finite(se) else "",
         "how": ("paired" if row.get("paired") else "independent") if finite(se) else "",
     }
+
+
+def fact_text(value: Any) -> str:
+    """A fact of a run (seed, method, run-off size…) as text: ``none`` for a missing one, whole
+    numbers as they are, other numbers to four significant digits (``236.3``)."""
+    if value is None:
+        return "none"
+    if isinstance(value, float) and finite(value) and not value.is_integer():
+        return fmt_money(value) if abs(value) >= 100 else f"{value:.4g}"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:.0f}"
+    return str(value)
 
 
 def setting_text(field: str, value: Any) -> str:

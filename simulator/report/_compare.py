@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._format import bound_text, describe_overrides, fmt_pct, fmt_pp, fmt_se, fmt_seconds
-from ..compare import Comparison, compare_figures, row_texts, setting_text
+from ..compare import Comparison, compare_figures, fact_text, row_texts, setting_text
 from ..storage import figure_png
 from ._html import _esc, _rows_table, html_page, overrides_cell, png_figure
 
@@ -90,7 +90,7 @@ def _metrics_table(c: Comparison) -> str:
 
 def _facts_table(c: Comparison) -> str:
     rows = [
-        [f"<code>{_esc(f['key'])}</code>", _esc(f["a"]), _esc(f["b"])]
+        [f"<code>{_esc(f['key'])}</code>", _esc(fact_text(f["a"])), _esc(fact_text(f["b"]))]
         for f in c.facts
         if f["key"] != "wall_seconds"
     ]

@@ -98,6 +98,8 @@ def _columns(
             header = metric_label(name, scenario)[0]
         if name in ("field", "low_setting", "high_setting"):
             kind = "text"
+        elif labels and name.startswith("runway_quantiles."):
+            kind = f"months:{scenario.simulation.horizon_months}"
         elif pct_metric and name.startswith(("metric", "change", "swing")):
             kind = "pct_se" if name.endswith("_se") else "pct"
         out.append((name, header, kind))

@@ -80,13 +80,17 @@ def column_texts(values: Sequence[Any], kind: str) -> list[str]:
     values : sequence
         The column's values; missing ones (``None``, NaN) give an empty cell.
     kind : str
-        One of :data:`KINDS`, or ``<kind>_se`` for a column of standard errors.
+        One of :data:`KINDS`, or ``<kind>_se`` for a column of standard errors;
+        ``months:H`` shows a missing value as ``> H`` (a runway beyond the horizon).
 
     Returns
     -------
     list of str
     """
+    kind, _, beyond = kind.partition(":")
     base, _, se = kind.partition("_")
+    if base == "months" and beyond:  # a runway quantile that is missing lies beyond H
+        return [f"> {beyond}" if _missing(v) else f"{round(float(v)):,}" for v in values]
     if base == "text":
         return ["" if _missing(v) else str(v) for v in values]
     x = _numbers(values)
