@@ -61,8 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "workers", None) is not None and args.workers < 1:
         print(f"{where}: --workers: must be at least 1", file=sys.stderr)
         return EXIT_USER
-    from ..resources import ResourceError
-    from ..scenario import ScenarioError
+    try:  # importing the scenario models takes a moment: Ctrl-C there is an interruption too
+        from ..resources import ResourceError
+        from ..scenario import ScenarioError
+    except KeyboardInterrupt:
+        print("arsim: interrupted; no results folder was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
     try:
         return args.func(args)
