@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
-from .._format import fmt_money, fmt_pct, fmt_pm
+from .._format import (
+    bound_text,
+    describe_overrides,
+    fmt_money,
+    fmt_pct,
+    fmt_pm,
+    fmt_se,
+    fmt_seconds,
+)
 from ._common import (
     EXIT_OK,
     UserError,
@@ -21,29 +30,87 @@ from ._common import (
 )
 
 
-def _pct_se(p: float | None, se: float | None) -> str:
+def _pct_se(s: dict[str, Any], key: str) -> str:
+    p = s[key]
     if p is None:
         return "n/a (horizon too short)"
-    return f"{fmt_pct(p, width=6)} ± {fmt_pct(se or 0.0)}"
+    text = f"{fmt_pct(p, width=6)} ± {fmt_se(s[f'{key}_se'] or 0.0, fmt_pct)}"
+    bound = s.get(f"{key}_bound95")
+    if bound is not None:
+        text += f"  ({bound_text(p, bound)})"
+    return text
 
 
-def format_summary(s: dict[str, Any], out_dir: Path | None) -> str:
+def run_header(
+    s: dict[str, Any], wall_seconds: float | None = None, overrides: dict[str, Any] | None = None
+) -> list[str]:
+    """The first lines of a run's summary: the scenario, the run's size and times, and what
+    ``--set`` changed.
+
+    Parameters
+    ----------
+    s : dict
+        The run's summary (``wall_seconds`` in it is the simulation's own time).
+    wall_seconds : float, optional
+        The command's time from its start to the summary, measured by the command line.
+    overrides : dict, optional
+        The ``--set`` overrides (the run's size, ``--paths`` and ``--seed``, is left out).
+
+    Returns
+    -------
+    list of str
+    """
+    sc = s["scenario"]
+    unit = s["unit"] or "money units"
+    as_of = sc["scenario"]["as_of"]
+    times = f"simulation {fmt_seconds(s['wall_seconds'])}"
+    if wall_seconds is not None:
+        times += f", wall {fmt_seconds(wall_seconds)}"
+    lines = [
+        f"{sc['scenario']['name']}" + (f"  (as of {as_of}, {unit})" if as_of else f"  ({unit})"),
+        f"{s['paths']:,} paths × {s['horizon_months']} months, seed {s['seed']}; {times}",
+    ]
+    changed = describe_overrides(overrides)
+    if changed:
+        lines.append("overrides: " + " ".join(f"--set {c}" for c in changed))
+    return lines
+
+
+def format_summary(
+    s: dict[str, Any],
+    out_dir: Path | None,
+    *,
+    wall_seconds: float | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> str:
+    """The summary ``arsim run`` prints.
+
+    Parameters
+    ----------
+    s : dict
+        The run's summary (:meth:`simulator.SimulationResult.summary`).
+    out_dir : Path, optional
+        The results folder written, named on the last line.
+    wall_seconds, overrides
+        As in :func:`run_header`.
+
+    Returns
+    -------
+    str
+    """
     sc = s["scenario"]
     H = s["horizon_months"]
     unit = s["unit"] or "money units"
-    as_of = sc["scenario"]["as_of"]
     floor = sc["cash"]["floor"]
     q = s["runway_quantiles"]
     qtxt = "  ".join(f"{k} {v if v is not None else f'>{H}'}" for k, v in q.items())
     lines = [
-        f"{sc['scenario']['name']}" + (f"  (as of {as_of}, {unit})" if as_of else f"  ({unit})"),
-        f"{s['paths']:,} paths × {H} months, seed {s['seed']}, {s['wall_seconds']:.1f} s",
+        *run_header(s, wall_seconds, overrides),
         "",
         f"Cash runway (first month with cash below the floor of {floor:,.0f}):",
-        f"  P(runway ≤ 12 months)   {_pct_se(s['p_runway_le_12'], s['p_runway_le_12_se'])}",
-        f"  P(runway ≤ 24 months)   {_pct_se(s['p_runway_le_24'], s['p_runway_le_24_se'])}",
-        f"  P(runway ≤ {H} months)   "
-        f"{_pct_se(s['p_runway_le_horizon'], s['p_runway_le_horizon_se'])}",
+        f"  P(runway ≤ 12 months)   {_pct_se(s, 'p_runway_le_12')}",
+        f"  P(runway ≤ 24 months)   {_pct_se(s, 'p_runway_le_24')}",
+        f"  P(runway ≤ {H} months)   {_pct_se(s, 'p_runway_le_horizon')}",
         f"  runway percentiles, months: {qtxt}",
         f"  minimum cash, 5th percentile: {fmt_money(s['min_cash_p5'])}; "
         f"cash at month {H}, mean: {fmt_pm(s['cash_end_mean'], s['cash_end_mean_se'])}",
@@ -84,8 +151,8 @@ def implied_lines(s: dict[str, Any]) -> list[str]:
     cov = s.get("allowance_coverage")
     if cov is not None:
         lines.append(
-            f"  allowance coverage      {100 * cov:.1f} % "
-            f"± {100 * s['allowance_coverage_se']:.1f} % of the implied lifetime loss"
+            f"  allowance coverage      "
+            f"{fmt_pm(cov, s['allowance_coverage_se'], fmt_pct)} of the implied lifetime loss"
         )
     if s.get("ecl_weighted") is not None:
         parts = ", ".join(
@@ -101,6 +168,7 @@ def implied_lines(s: dict[str, Any]) -> list[str]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``arsim run``: simulate, write the results folder, print the summary."""
+    started = time.perf_counter()  # the wall time printed runs from here to the summary
     from ..api import simulate
     from ..storage import default_out_dir, write_results
 
@@ -122,7 +190,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_json(summary)
         message(f"results written to {written}/")
     else:
-        print(format_summary(summary, written))
+        wall = time.perf_counter() - started
+        print(format_summary(summary, written, wall_seconds=wall, overrides=overrides))
     return EXIT_OK
 
 

@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,10 @@ from ._manifest import file_table, host, versions
 
 __all__ = [
     "FORMAT",
+    "StoredRun",
     "default_out_dir",
     "load_results",
+    "read_run",
     "redraw_plots",
     "scenario_hash",
     "write_results",
@@ -190,6 +193,59 @@ def load_results(folder: str | Path) -> SimulationResult:
         wall_seconds=float(manifest.get("wall_seconds") or float("nan")),
         analytics_source=analyse,
     )
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A results folder read back whole: what comparing two runs needs.
+
+    Attributes
+    ----------
+    folder : Path
+    result : SimulationResult
+        The per-path columns, the monthly table and the scenario (no trajectory sample).
+    summary : dict
+        ``summary.json`` as written (implied rates and ECL included, not recomputed).
+    manifest : dict
+        ``manifest.json``: overrides, scenario file, versions, creation time.
+    """
+
+    folder: Path
+    result: SimulationResult
+    summary: dict[str, Any]
+    manifest: dict[str, Any]
+
+
+def read_run(folder: str | Path) -> StoredRun:
+    """Read a results folder written by ``arsim run``: its result, summary and manifest.
+
+    Parameters
+    ----------
+    folder : str or Path
+
+    Returns
+    -------
+    StoredRun
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder is missing.
+    ValueError
+        If it is not a complete arsim results folder.
+    """
+    folder = Path(folder)
+    result = load_results(folder)
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError("incomplete results folder: summary.json is missing") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"unreadable results folder: {exc}") from None
+    if not isinstance(summary, dict) or not isinstance(manifest, dict):
+        raise ValueError("summary.json and manifest.json must hold JSON objects")
+    return StoredRun(folder, result, summary, manifest)
 
 
 def redraw_plots(folder: str | Path) -> list[Path]:
