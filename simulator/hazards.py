@@ -27,30 +27,45 @@ def factor_step(z_prev: np.ndarray, eps: np.ndarray, phi: float) -> np.ndarray:
     return phi * z_prev + math.sqrt(max(1.0 - phi * phi, 0.0)) * eps
 
 
-def default_hazard(p: np.ndarray, rho: float, z: np.ndarray) -> np.ndarray:
+def _per_bucket(x: np.ndarray, ndim: int) -> np.ndarray:
+    """A per-bucket parameter, shape ``(K,)`` or ``(K, *paths)``, with axes inserted after the
+    bucket axis so that its path axes (if any) are the trailing axes of a factor of ``ndim``
+    dimensions: shape ``(K, 1, …, *paths)`` with ``ndim + 1`` axes."""
+    x = np.asarray(x, dtype=float)
+    return x.reshape(x.shape[:1] + (1,) * (ndim + 1 - x.ndim) + x.shape[1:])
+
+
+def default_hazard(p: np.ndarray, rho: float | np.ndarray, z: np.ndarray) -> np.ndarray:
     """Vasicek one-factor monthly default probability given the factor.
 
     Parameters
     ----------
-    p : ndarray, shape (K,)
-        Average monthly default probabilities ``p_b``.
-    rho : float
-        Asset correlation, ``0 <= rho < 1``.
-    z : ndarray, shape (n,)
-        Factor values.
+    p : ndarray, shape (K,) or (K, n)
+        Average monthly default probabilities ``p_b``, the same on every path or, with a path
+        axis ``n`` (the trailing axis of ``z``), one per path.
+    rho : float or ndarray, shape (n,)
+        Asset correlation, ``0 <= rho < 1``, the same on every path or one per path.
+    z : ndarray, shape (n,) or (m, n)
+        Factor values (``m`` months of ``n`` paths).
 
     Returns
     -------
-    ndarray, shape (K, n), or (K, 1) when ``rho == 0`` (then exactly ``p``).
+    ndarray, shape (K, *z.shape)
+        ``d = ndtr((ndtri(p) + sqrt(rho) z) / sqrt(1 − rho))``, exactly ``p`` where ``rho == 0``.
+        When ``rho`` is the one value 0, exactly ``p`` with unit axes for ``z``'s, shape
+        (K, 1, …) or (K, 1, …, n) (broadcastable).
     """
-    p = np.asarray(p, dtype=float)
-    if rho == 0.0:
-        return p[:, None].copy()
+    z = np.asarray(z)
+    pk = _per_bucket(p, z.ndim)
+    if np.ndim(rho) == 0 and rho == 0.0:
+        return pk.copy()
     with np.errstate(divide="ignore"):
-        threshold = special.ndtri(p) / math.sqrt(1.0 - rho)
-    x = np.multiply.outer(np.full(len(p), math.sqrt(rho / (1.0 - rho))), z)
-    x += threshold[:, None]
-    return special.ndtr(x, out=x)
+        threshold = special.ndtri(pk) / np.sqrt(1.0 - rho)
+    x = np.sqrt(rho / (1.0 - rho)) * z
+    x = np.add(x, threshold, out=x if x.shape == threshold.shape else None)
+    special.ndtr(x, out=x)
+    zero = np.asarray(rho) == 0.0
+    return np.where(zero, pk, x) if zero.any() else x
 
 
 def _logistic(x: float) -> float:
@@ -118,8 +133,8 @@ def solve_alpha(c: np.ndarray, beta: float) -> np.ndarray:
 def collection_hazard(
     c: np.ndarray,
     alpha: np.ndarray,
-    beta: float,
-    scale: float,
+    beta: float | np.ndarray,
+    scale: float | np.ndarray,
     z: np.ndarray,
     d: np.ndarray,
 ) -> np.ndarray:
@@ -127,34 +142,42 @@ def collection_hazard(
 
     Parameters
     ----------
-    c : ndarray, shape (K,)
-        Average collection rates (used directly when ``beta == 0``).
-    alpha : ndarray, shape (K,)
-        Solved intercepts (:func:`solve_alpha`).
-    beta : float
-        Factor loading.
-    scale : float
-        ``m * s_cal(t)``: multiplier times this month's seasonality.
-    z : ndarray, shape (n,)
+    c : ndarray, shape (K,) or (K, n)
+        Average collection rates (used directly where ``beta == 0``), the same on every path
+        or, with a path axis ``n`` (the trailing axis of ``z``), one per path.
+    alpha : ndarray, shape (K,) or (K, n)
+        Solved intercepts (:func:`solve_alpha`), like ``c``.
+    beta : float or ndarray, shape (n,)
+        Factor loading, the same on every path or one per path.
+    scale : float or ndarray
+        ``m * s_cal(t)``: multiplier times the month's seasonality; an array broadcasts
+        against ``z`` (e.g. one per path, or (m, 1) for ``m`` months).
+    z : ndarray, shape (n,) or (m, n)
         Factor values.
-    d : ndarray, shape (K, n) or (K, 1)
-        Default hazards of the same month.
+    d : ndarray, shape (K, *z.shape) or broadcastable to it
+        Default hazards of the same months (:func:`default_hazard`).
 
     Returns
     -------
-    ndarray, shape (K, n), or (K, 1) when neither ``beta`` nor ``d`` varies by path.
+    ndarray, shape (K, *z.shape), or (K, 1, …) when nothing varies by path (``beta == 0``
+    and ``d``, ``c`` and ``scale`` the same on every path).
     """
-    if beta == 0.0:
-        raw = (scale * np.asarray(c, dtype=float))[:, None]
+    z = np.asarray(z)
+    if np.ndim(beta) == 0 and beta == 0.0:
+        raw = scale * _per_bucket(c, z.ndim)
     else:
         # scale / (1 + exp(beta z - alpha)): the logistic through numpy's vectorised exp
-        raw = np.subtract.outer(-alpha, -beta * np.asarray(z))
+        raw = np.subtract(-_per_bucket(alpha, z.ndim), -beta * z)
         with np.errstate(over="ignore"):
             np.exp(raw, out=raw)
         raw += 1.0
-        np.divide(scale, raw, out=raw)
+        raw = np.divide(scale, raw, out=raw if np.ndim(scale) == 0 else None)
+        plain = np.asarray(beta) == 0.0
+        if plain.any():  # paths without a factor loading: scale · c, as above
+            raw = np.where(plain, scale * _per_bucket(c, z.ndim), raw)
     cap = 1.0 - d
-    return np.minimum(raw, cap, out=raw if raw.shape[1] >= cap.shape[1] else None)
+    same = np.broadcast_shapes(raw.shape, cap.shape) == raw.shape
+    return np.minimum(raw, cap, out=raw if same else None)
 
 
 def revenue_shock(z: np.ndarray, xi: np.ndarray, v: float, kappa: float) -> np.ndarray | float:

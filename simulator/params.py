@@ -146,6 +146,7 @@ class ReplicateParams:
     default_rate: np.ndarray
     threshold: np.ndarray
     loading: np.ndarray
+    rho: np.ndarray
     rho_zero: np.ndarray
     alpha: np.ndarray
     collection_rate: np.ndarray
@@ -182,6 +183,7 @@ def replicate_params(rows: list[ModelParams], seed: int) -> ReplicateParams:
         default_rate=p,
         threshold=threshold,
         loading=np.sqrt(rho / (1.0 - rho)),
+        rho=rho,
         rho_zero=rho == 0.0,
         alpha=np.array([[sg.alpha for sg in row] for row in segs]),
         collection_rate=np.array([[sg.collection_rate for sg in row] for row in segs]),
