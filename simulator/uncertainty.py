@@ -55,7 +55,9 @@ def random_effects(y: np.ndarray, groups: np.ndarray, n_groups: int) -> dict[str
     var_theta = max(0.0, (msb - msw) / n0)
     total = var_theta + msw
     share = var_theta / total if total > 0 else 0.0
-    lam = np.where(var_theta + msw / counts > 0, var_theta / (var_theta + msw / counts), 0.0)
+    denom = var_theta + msw / counts
+    # no spread within or between replicates (e.g. an event no path reaches): nothing to shrink
+    lam = np.divide(var_theta, denom, out=np.zeros_like(denom), where=denom > 0)
     return {
         "mean": grand,
         "msb": msb,

@@ -126,3 +126,15 @@ def test_fewer_than_two_paths_a_replicate_is_refused():
     rows = replicate_rows(make(), pd.DataFrame({"collections.multiplier": [1.0] * 50}), "t")
     with pytest.raises(ScenarioError, match="need at least 100 paths"):
         simulate_paths(make({"simulation.paths": 99}), replicates=rows)
+
+
+def test_a_constant_figure_has_no_parameter_risk_and_no_warning():
+    """An event no path reaches (P(runway <= 12) = 0 on every path) has no spread at all."""
+    import warnings
+
+    groups = np.repeat(np.arange(5), 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = random_effects(np.zeros(50), groups, 5)
+    assert est["share"] == 0.0 and est["var_theta"] == 0.0
+    np.testing.assert_array_equal(est["shrunk"], 0.0)

@@ -127,9 +127,47 @@ def format_summary(
         else f"  opening allowance       {fmt_money(s['allowance_opening'])}",
     ]
     lines += implied_lines(s)
+    lines += parameter_risk_lines(s)
     if out_dir is not None:
         lines += ["", f"Results written to {out_dir}/"]
     return "\n".join(lines)
+
+
+_RISK_ROWS = (
+    ("p_runway_le_12", "P(runway ≤ 12 months)", fmt_pct),
+    ("p_runway_le_24", "P(runway ≤ 24 months)", fmt_pct),
+    ("credit_loss_mean", "credit loss, mean", fmt_money),
+    ("cash_end_mean", "cash at the horizon, mean", fmt_money),
+)
+
+
+def parameter_risk_lines(s: dict[str, Any]) -> list[str]:
+    """Summary lines of a run with parameter replicates (DESIGN 2.14): each figure with its
+    value at the file's own rates, the 5–95 % band over replicates and the share of its
+    variance that comes from not knowing the rates."""
+    risk = s.get("parameter_risk")
+    if not risk:
+        return []
+    lines = [
+        "",
+        f"Parameter risk ({risk['replicates']:,} replicates of the rates, at least "
+        f"{risk['paths_per_replicate']:,} paths each; the figures above include it):",
+    ]
+    for key, label, fmt in _RISK_ROWS:
+        entry = risk.get(key)
+        if entry is None:
+            continue
+        band = entry["range_5_95"]
+        band_txt = f"band {fmt(band[0])} to {fmt(band[1])}" if band else "band n/a"
+        lines.append(
+            f"  {label:<26} {fmt(entry['mixture'])}; at the file's rates {fmt(entry['point'])}; "
+            f"{band_txt}; {fmt_pct(entry['share'], 0)} of its variance from the rates"
+        )
+    notes = {e["range_note"] for e in risk.values() if isinstance(e, dict) and e["range_note"]}
+    lines += [f"  {note}" for note in sorted(notes)]
+    if risk.get("note"):
+        lines.append(f"  {risk['note']}")
+    return lines
 
 
 def implied_lines(s: dict[str, Any]) -> list[str]:
@@ -177,12 +215,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = check_out_folder(Path(args.out), args.force)
     else:
         out = check_out_folder(default_out_dir(args.scenario), False)
-    with progress_bar(scenario.simulation.paths, "simulating") as bar:
-        result = simulate(scenario, workers=args.workers, progress=bar.update)
+    replicates = _replicates_file(args, scenario)
+    steps = scenario.simulation.paths * (2 if replicates else 1)  # a plain run for the point
+    with progress_bar(steps, "simulating") as bar:
+        result = simulate(
+            scenario, workers=args.workers, progress=bar.update, replicates=replicates
+        )
     written = writing(
         out,
         lambda: write_results(
-            result, out, force=args.force, scenario_file=args.scenario, overrides=overrides
+            result,
+            out,
+            force=args.force,
+            scenario_file=args.scenario,
+            overrides=overrides,
+            replicates_file=replicates,
         ),
     )
     summary = result.summary()
@@ -193,6 +240,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         wall = time.perf_counter() - started
         print(format_summary(summary, written, wall_seconds=wall, overrides=overrides))
     return EXIT_OK
+
+
+def _replicates_file(args: argparse.Namespace, scenario: Any) -> Path | None:
+    """The parameter replicates of a run: ``--replicates FILE``, or the scenario's
+    ``[uncertainty] replicates`` (relative to the scenario file), which ``--replicates``
+    overrides (and says so)."""
+    given = getattr(scenario, "uncertainty", None)
+    in_file = getattr(given, "replicates", None) if given is not None else None
+    if args.replicates is not None:
+        if in_file is not None:
+            message(
+                f"{args.scenario}: uncertainty.replicates: --replicates {args.replicates} "
+                f"is used instead of {in_file}"
+            )
+        return Path(args.replicates)
+    if in_file is not None:
+        return Path(args.scenario).parent / in_file
+    return None
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -242,6 +307,13 @@ def add_parsers(sub: Any) -> None:
     run.add_argument("--out", help="results folder (default results/<stem>/<timestamp>/)")
     run.add_argument("--force", action="store_true", help="replace an existing --out folder")
     run.add_argument("--workers", type=int, help="threads (default: number of CPUs)")
+    run.add_argument(
+        "--replicates",
+        metavar="FILE",
+        help="parameter replicates (.parquet or .csv; columns are field paths of hazard "
+        "parameters, one row per replicate, e.g. from 'arsim ledger --replicates-out'): every "
+        "figure then includes parameter risk",
+    )
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check a scenario file")

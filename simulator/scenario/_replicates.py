@@ -99,6 +99,13 @@ def replicate_rows(scenario: Scenario, table: Any, source: str) -> list[dict[str
         row = {}
         for col, value in zip(columns, values[i], strict=True):
             where = f"row {i + 1}: {col}"
+            if isinstance(value, str):  # a CSV column with a word in it is read as text
+                try:
+                    value = float(value)
+                except ValueError:
+                    raise ScenarioError(
+                        source, where, f"expected a number, got {value!r}"
+                    ) from None
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise ScenarioError(source, where, f"expected a number, got {value!r}")
             if not math.isfinite(value):
