@@ -102,6 +102,10 @@ def simulate(
     point = simulate_paths(scenario, workers=workers, executor=executor, progress=progress)
     mixture.replicates = rows
     mixture.parameter_risk = parameter_risk(
-        mixture.per_path, point.summary(analytics=False), len(rows), mixture.horizon
+        mixture.per_path,
+        point.summary(analytics=False),
+        len(rows),
+        mixture.horizon,
+        point_runway=point.per_path["runway"],
     )
     return mixture

@@ -9,14 +9,17 @@ import pandas as pd
 import pytest
 from conftest import SENSETIME, assert_one_line_error, verify_folder
 
+from simulator import load_scenario
+from simulator._format import parameter_risk_rows
 from simulator.cli import main
+from simulator.scenario import scenario_hash
 from simulator.storage import load_results
 
 
 def _table(path, rows=4):
     pd.DataFrame(
         {
-            "collections.multiplier": [0.8 + 0.1 * i for i in range(rows)],
+            "collections.monthly_rate[0]": [0.05 + 0.05 * i for i in range(rows)],
             "defaults.monthly_rate[0]": [0.001 * (i + 1) for i in range(rows)],
         }
     ).to_csv(path, index=False)
@@ -33,7 +36,7 @@ def test_run_with_replicates_reports_and_keeps_parameter_risk(in_tmp, capsys):
     summary = json.loads((in_tmp / "r" / "summary.json").read_text())
     risk = summary["parameter_risk"]
     assert risk["replicates"] == 4 and risk["paths_per_replicate"] == 500
-    # slower and faster collections around the file's rates: the cash at the horizon differs
+    # slower and faster collections of the youngest bucket: the cash at the horizon differs
     assert risk["cash_end_mean"]["share"] > 0
     lo, hi = risk["cash_end_mean"]["range_5_95"]
     assert lo < hi
@@ -41,6 +44,15 @@ def test_run_with_replicates_reports_and_keeps_parameter_risk(in_tmp, capsys):
     assert manifest["replicates"] == 4 and manifest["replicates_file"] == str(reps)
     kept = pd.read_csv(in_tmp / "r" / "replicates.csv")
     pd.testing.assert_frame_equal(kept, pd.read_csv(reps))
+
+    plain = json.loads((in_tmp / "r" / "manifest.json").read_text())["scenario_sha256"]
+    assert plain != scenario_hash(load_scenario(SENSETIME)), "the rows enter the scenario hash"
+
+    assert main(["report", "r", "--out", "page.html"]) == 0
+    page = (in_tmp / "page.html").read_text()
+    assert "<h2>Parameter risk</h2>" in page and "at the file&#x27;s rates" in page
+    for row in parameter_risk_rows(summary)[0]:
+        assert all(cell in page for cell in row[1:])
 
     back = load_results(in_tmp / "r")
     assert back.parameter_risk == risk
@@ -51,9 +63,10 @@ def test_run_with_replicates_reports_and_keeps_parameter_risk(in_tmp, capsys):
 @pytest.mark.parametrize(
     ("content", "words"),
     [
-        ("collections.multiplier\n0.9\n", "needs 2 to"),
+        ("collections.factor_loading\n0.9\n", "needs 2 to"),
         ("buckets.gross[0]\n1\n2\n", "not a hazard parameter"),
-        ("collections.multiplier\n0.9\nabc\n", "row 2: collections.multiplier"),
+        ("collections.factor_loading\n0.9\nabc\n", "row 2: collections.factor_loading"),
+        ("collections.multiplier\n0.9\n1.1\n", "also set by the ECL scenario 'downside'"),
         ("defaults.monthly_rate[0]\n0.001\n-1\n", "row 2: defaults.monthly_rate[0]"),
     ],
 )
@@ -71,3 +84,14 @@ def test_a_missing_replicates_file_and_too_few_paths_are_refused(in_tmp, capsys)
     reps = _table(in_tmp / "reps.csv", rows=10)
     assert main(["run", str(SENSETIME), "--paths", "15", "--replicates", str(reps)]) == 2
     assert_one_line_error(capsys.readouterr().err, "at least 20")
+
+
+def test_a_column_also_set_by_set_is_a_conflict(in_tmp, capsys):
+    reps = _table(in_tmp / "reps.csv")
+    args = ["run", str(SENSETIME), "--replicates", str(reps)]
+    assert main([*args, "--set", "defaults.monthly_rate=[0.01,0.01,0.01,0.01,0.01,0.01]"]) == 2
+    assert_one_line_error(
+        capsys.readouterr().err,
+        "defaults.monthly_rate[0]: also set by --set (defaults.monthly_rate)",
+        prefix=f"{reps}: ",
+    )

@@ -16,6 +16,7 @@ from .._format import (
     fmt_pm,
     fmt_se,
     fmt_seconds,
+    parameter_risk_rows,
 )
 from ._common import (
     EXIT_OK,
@@ -133,41 +134,25 @@ def format_summary(
     return "\n".join(lines)
 
 
-_RISK_ROWS = (
-    ("p_runway_le_12", "P(runway ≤ 12 months)", fmt_pct),
-    ("p_runway_le_24", "P(runway ≤ 24 months)", fmt_pct),
-    ("credit_loss_mean", "credit loss, mean", fmt_money),
-    ("cash_end_mean", "cash at the horizon, mean", fmt_money),
-)
-
-
 def parameter_risk_lines(s: dict[str, Any]) -> list[str]:
     """Summary lines of a run with parameter replicates (DESIGN 2.14): each figure with its
     value at the file's own rates, the 5–95 % band over replicates and the share of its
     variance that comes from not knowing the rates."""
-    risk = s.get("parameter_risk")
-    if not risk:
+    rows, notes = parameter_risk_rows(s)
+    if not rows:
         return []
+    risk = s["parameter_risk"]
     lines = [
         "",
         f"Parameter risk ({risk['replicates']:,} replicates of the rates, at least "
         f"{risk['paths_per_replicate']:,} paths each; the figures above include it):",
     ]
-    for key, label, fmt in _RISK_ROWS:
-        entry = risk.get(key)
-        if entry is None:
-            continue
-        band = entry["range_5_95"]
-        band_txt = f"band {fmt(band[0])} to {fmt(band[1])}" if band else "band n/a"
+    for label, mixture, point, band, share in rows:
         lines.append(
-            f"  {label:<26} {fmt(entry['mixture'])}; at the file's rates {fmt(entry['point'])}; "
-            f"{band_txt}; {fmt_pct(entry['share'], 0)} of its variance from the rates"
+            f"  {label:<26} {mixture}; at the file's rates {point}; band {band}; "
+            f"{share} of its variance from the rates"
         )
-    notes = {e["range_note"] for e in risk.values() if isinstance(e, dict) and e["range_note"]}
-    lines += [f"  {note}" for note in sorted(notes)]
-    if risk.get("note"):
-        lines.append(f"  {risk['note']}")
-    return lines
+    return lines + [f"  {note}" for note in notes]
 
 
 def implied_lines(s: dict[str, Any]) -> list[str]:
@@ -216,11 +201,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         out = check_out_folder(default_out_dir(args.scenario), False)
     replicates = _replicates_file(args, scenario)
+    rows = None
+    if replicates is not None:
+        from ..scenario import read_replicates, replicate_rows
+
+        fixed = {key: "--set" for key in overrides}
+        rows = replicate_rows(scenario, read_replicates(replicates), str(replicates), fixed)
     steps = scenario.simulation.paths * (2 if replicates else 1)  # a plain run for the point
     with progress_bar(steps, "simulating") as bar:
-        result = simulate(
-            scenario, workers=args.workers, progress=bar.update, replicates=replicates
-        )
+        result = simulate(scenario, workers=args.workers, progress=bar.update, replicates=rows)
     written = writing(
         out,
         lambda: write_results(

@@ -11,15 +11,19 @@ from ._paths import parse_field_path
 __all__ = ["scenario_hash", "scenario_toml", "update_scenario_text"]
 
 
-def scenario_hash(scenario: Scenario) -> str:
+def scenario_hash(scenario: Scenario, replicates: list[dict[str, float]] | None = None) -> str:
     """SHA-256 of the validated scenario in canonical JSON (key order and spacing fixed).
 
     Fields left at a ``None`` default are left out, so that optional fields added to the format
-    later do not change the hash of a scenario that does not use them.
+    later do not change the hash of a scenario that does not use them. With parameter
+    replicates (DESIGN 2.14) their rows, as read, enter the hash too.
     """
     from .._util import sha256_json, without_none  # numpy: not needed to read a scenario
 
-    return sha256_json(without_none(scenario.model_dump(mode="json")))
+    doc = without_none(scenario.model_dump(mode="json"))
+    if replicates:
+        doc = {"scenario": doc, "replicates": replicates}
+    return sha256_json(doc)
 
 
 def scenario_toml(scenario: Scenario) -> str:

@@ -128,7 +128,7 @@ def write_results(
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "scenario_name": result.scenario.scenario.name,
             "scenario_file": scenario_file,
-            "scenario_sha256": scenario_hash(result.scenario),
+            "scenario_sha256": scenario_hash(result.scenario, result.replicates),
             "overrides": overrides or {},
             "replicates_file": None if replicates_file is None else str(replicates_file),
             "replicates": len(result.replicates) if result.replicates else 0,
