@@ -95,3 +95,45 @@ def test_a_column_also_set_by_set_is_a_conflict(in_tmp, capsys):
         "defaults.monthly_rate[0]: also set by --set (defaults.monthly_rate)",
         prefix=f"{reps}: ",
     )
+
+
+def test_sweep_points_carry_the_replicates_and_a_swept_column_is_a_conflict(in_tmp, capsys):
+    """Each point of a sweep with replicates is the mixture run of that point, bit for bit."""
+    from simulator import simulate, with_overrides
+
+    reps = _table(in_tmp / "reps.csv")
+    base = ["sweep", str(SENSETIME), "--paths", "400", "--workers", "1", "--json"]
+    args = [*base, "--param", "collections.factor_loading=0.1,0.3", "--replicates", str(reps)]
+    assert main([*args, "--out", "s"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    table = pd.read_csv(in_tmp / "s" / "table.csv")
+    assert len(table) == 2
+    sc = with_overrides(load_scenario(SENSETIME), {"simulation.paths": 400})
+    for beta, got in zip((0.1, 0.3), table["p_runway_le_24"], strict=True):
+        point = with_overrides(sc, {"collections.factor_loading": beta})
+        want = simulate(point, replicates=reps).summary(analytics=False)["p_runway_le_24"]
+        assert got == want
+    assert doc["computed"] == 2
+
+    clash = [*base, "--param", "defaults.monthly_rate[0]=0.001,0.002", "--replicates", str(reps)]
+    assert main(clash) == 2
+    assert_one_line_error(
+        capsys.readouterr().err,
+        "defaults.monthly_rate[0]: also set by the sweep (--param)",
+        prefix=f"{reps}: ",
+    )
+
+
+def test_solve_and_sensitivity_take_replicates_and_refuse_their_own_field(in_tmp, capsys):
+    reps = _table(in_tmp / "reps.csv")
+    common = [str(SENSETIME), "--paths", "400", "--workers", "1", "--replicates", str(reps)]
+    sens = ["sensitivity", *common, "--params", "collections.factor_loading", "--out", "t"]
+    assert main(sens) == 0
+    capsys.readouterr()
+    assert (in_tmp / "t" / "table.csv").is_file()
+    moved = ["sensitivity", *common, "--params", "defaults.monthly_rate"]
+    assert main(moved) == 2
+    assert_one_line_error(capsys.readouterr().err, "also set by the sensitivity (--params)")
+    solve = ["solve", *common, "--param", "collections.monthly_rate[0]", "--target", "0.5"]
+    assert main(solve) == 2
+    assert_one_line_error(capsys.readouterr().err, "also set by the solve (--param)")

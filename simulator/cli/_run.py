@@ -21,8 +21,10 @@ from .._format import (
 from ._common import (
     EXIT_OK,
     UserError,
+    add_replicates_arg,
     add_scenario_args,
     check_out_folder,
+    load_replicates_args,
     load_scenario_args,
     message,
     print_json,
@@ -200,13 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = check_out_folder(Path(args.out), args.force)
     else:
         out = check_out_folder(default_out_dir(args.scenario), False)
-    replicates = _replicates_file(args, scenario)
-    rows = None
-    if replicates is not None:
-        from ..scenario import read_replicates, replicate_rows
-
-        fixed = {key: "--set" for key in overrides}
-        rows = replicate_rows(scenario, read_replicates(replicates), str(replicates), fixed)
+    replicates, rows = load_replicates_args(args, scenario, overrides)
     steps = scenario.simulation.paths * (2 if replicates else 1)  # a plain run for the point
     with progress_bar(steps, "simulating") as bar:
         result = simulate(scenario, workers=args.workers, progress=bar.update, replicates=rows)
@@ -229,24 +225,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         wall = time.perf_counter() - started
         print(format_summary(summary, written, wall_seconds=wall, overrides=overrides))
     return EXIT_OK
-
-
-def _replicates_file(args: argparse.Namespace, scenario: Any) -> Path | None:
-    """The parameter replicates of a run: ``--replicates FILE``, or the scenario's
-    ``[uncertainty] replicates`` (relative to the scenario file), which ``--replicates``
-    overrides (and says so)."""
-    given = getattr(scenario, "uncertainty", None)
-    in_file = getattr(given, "replicates", None) if given is not None else None
-    if args.replicates is not None:
-        if in_file is not None:
-            message(
-                f"{args.scenario}: uncertainty.replicates: --replicates {args.replicates} "
-                f"is used instead of {in_file}"
-            )
-        return Path(args.replicates)
-    if in_file is not None:
-        return Path(args.scenario).parent / in_file
-    return None
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -296,13 +274,7 @@ def add_parsers(sub: Any) -> None:
     run.add_argument("--out", help="results folder (default results/<stem>/<timestamp>/)")
     run.add_argument("--force", action="store_true", help="replace an existing --out folder")
     run.add_argument("--workers", type=int, help="threads (default: number of CPUs)")
-    run.add_argument(
-        "--replicates",
-        metavar="FILE",
-        help="parameter replicates (.parquet or .csv; columns are field paths of hazard "
-        "parameters, one row per replicate, e.g. from 'arsim ledger --replicates-out'): every "
-        "figure then includes parameter risk",
-    )
+    add_replicates_arg(run)
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check a scenario file")
