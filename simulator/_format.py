@@ -7,7 +7,16 @@ import math
 import numbers
 from typing import Any
 
-__all__ = ["finite", "fmt_list", "fmt_money", "fmt_num", "fmt_pct", "fmt_pm"]
+__all__ = [
+    "finite",
+    "fmt_change",
+    "fmt_list",
+    "fmt_money",
+    "fmt_num",
+    "fmt_pct",
+    "fmt_pm",
+    "fmt_pp",
+]
 
 
 def finite(x: Any) -> bool:
@@ -42,3 +51,17 @@ def fmt_pm(value: Any, se: Any, fmt: Any = fmt_money) -> str:
 def fmt_list(values: Any) -> str:
     """Numbers as a TOML-like list with 6 significant digits, e.g. ``[0.08, 0.03]``."""
     return "[" + ", ".join(f"{v:.6g}" for v in values) + "]"
+
+
+def fmt_pp(p: float | None, digits: int = 2) -> str:
+    """A difference of two probabilities in percentage points, e.g. ``-1.25 pp``; ``n/a`` when
+    missing."""
+    return f"{100 * p:.{digits}f} pp" if finite(p) else "n/a"
+
+
+def fmt_change(x: float | None, fmt: Any = fmt_money) -> str:
+    """A change in the format ``fmt`` with its sign, e.g. ``+12.5`` or ``-0.40 pp``; ``n/a`` when
+    missing."""
+    if not finite(x):
+        return "n/a"
+    return ("+" if x > 0 else "") + fmt(x if x != 0 else 0.0)

@@ -1,8 +1,9 @@
 """The ``arsim`` command line: the only place that prints or exits.
 
 One module per command group (``_run``: run, validate, plot; ``_sweep``: sweep, solve,
-sensitivity; ``_implied``: implied-rates; ``_calibrate``; ``_report``). Each imports the numerical
-packages only inside its commands, so ``arsim --help`` and ``arsim validate`` start fast.
+sensitivity; ``_implied``: implied-rates; ``_calibrate``; ``_report``; ``_serve``: the what-if
+page). Each imports the numerical packages (and the web server) only inside its commands, so
+``arsim --help`` and ``arsim validate`` start fast.
 
 Exit codes: 0 success; 2 a user's mistake (one line on stderr, ``FILE: FIELD: reason``, nothing
 written); 1 an internal error; 130 interrupted.
@@ -16,7 +17,7 @@ import sys
 from typing import NoReturn
 
 from .._version import __version__
-from . import _calibrate, _implied, _report, _run, _sweep
+from . import _calibrate, _implied, _report, _run, _serve, _sweep
 from ._common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USER, Parser, UserError
 
 __all__ = [
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"arsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for group in (_run, _sweep, _implied, _calibrate, _report):
+    for group in (_run, _sweep, _implied, _calibrate, _report, _serve):
         group.add_parsers(sub)
     return parser
 
