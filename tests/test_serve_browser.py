@@ -94,7 +94,7 @@ def test_the_page_loads_signed_in_without_the_token_in_its_address(page, tmp_pat
     base = _simulated({})
     assert _card(page, "p_runway_le_12") == fmt_pct(base["p_runway_le_12"])
     # the implied rates arrive on their own once the page is still
-    _wait(page, lambda d: d.execute_script("return document.querySelectorAll('#rates td').length"))
+    _wait(page, lambda d: _text(d, "coverage").startswith("Allowance"))
     assert page.execute_script("return document.querySelectorAll('#rates tbody tr').length") == 6
     assert "of the implied lifetime loss" in _text(page, "coverage")
     shot = tmp_path / "whatif.png"
@@ -156,7 +156,7 @@ def test_a_bad_value_shows_a_message_and_keeps_the_last_result(page, text, messa
     assert _console_errors(page) == []
 
 
-def test_a_sweep_fills_in_its_curve(page):
+def test_a_sweep_fills_in_its_curve(page, tmp_path, capsys):
     page.execute_script(
         "document.getElementById('sweep-field').value = 'collections.multiplier';"
         "document.getElementById('sweep-start').value = '0.7';"
@@ -169,6 +169,22 @@ def test_a_sweep_fills_in_its_curve(page):
     assert dots == 4
     assert "Collection multiplier m" in _text(page, "chart-sweep")
     assert _console_errors(page) == []
+    # the whole page, an edit against base with a sweep (the README's picture comes from here),
+    # once the edit's implied rates have arrived
+    _wait(page, lambda d: _text(d, "coverage").startswith("Allowance"))
+    assert page.execute_script("return document.getElementById('analytics').className") == "panel"
+    height = page.execute_script(
+        "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight"
+    )
+    page.set_window_size(WIDTH, height)
+    shot = tmp_path / "whatif_full.png"
+    try:
+        page.save_screenshot(str(shot))
+    finally:
+        page.set_window_size(WIDTH, HEIGHT)
+    assert shot.stat().st_size > 50_000
+    with capsys.disabled():
+        print(f"\nwhat-if page, whole: {shot}")
 
 
 def test_scenario_text_is_shown_as_text(page):

@@ -18,7 +18,7 @@ from ..results import QUANTILES
 from ..scenario import Scenario, with_overrides
 
 #: Cash fan quantiles come from the first this many paths (the trajectory sample).
-FAN_PATHS = 2000
+FAN_PATHS = 1000
 #: Implied rates of a scenario with a persistent factor come from a run-off of at most this many
 #: paths (exact answers need none).
 RUNOFF_PATHS = 2000

@@ -211,6 +211,7 @@
     state.key = key;
     renderNumbers(view.numbers);
     renderCharts(view);
+    P().markStale();
     $("numbers").dataset.edits = JSON.stringify(edits);
   }
 
@@ -306,6 +307,7 @@
     state.info = data.scenario;
     state.seq = 0;
     state.shown = 0;
+    state.analyticsKey = null;
     buildControls(data.controls);
     P().buildSweep(data.sweep);
     const sc = data.scenario;

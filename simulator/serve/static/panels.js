@@ -32,6 +32,8 @@
     note("coverage", "Computing implied rates…");
     const data = await api("/api/analytics", { session: state.session });
     if (data.status !== "ok" || data.key !== state.key || key !== state.key) return;
+    state.analyticsKey = key;
+    $("analytics").classList.remove("stale");
     const v = data.view;
     note("coverage", "Allowance " + v.allowance + " " + v.unit + " covers " + v.coverage +
       " of the implied lifetime loss " + v.implied_loss + " (base: " + v.coverage_base + "); " +
@@ -179,6 +181,13 @@
     }
   }
 
+  /* A new result is on show: the implied rates on show are base's or an older edit's. */
+  function markStale() {
+    if (state.analyticsKey === state.key) return;
+    $("analytics").classList.add("stale");
+    note("coverage", "The implied rates of this edit follow once the controls are still.");
+  }
+
   function stopSweep() {
     clearTimeout(state.sweepTimer);
   }
@@ -197,7 +206,8 @@
   }
 
   window.ArsimPanels = {
-    bind: bind, buildSweep: buildSweep, resetSave: resetSave, scheduleAnalytics: scheduleAnalytics,
+    bind: bind, buildSweep: buildSweep, markStale: markStale, resetSave: resetSave,
+    scheduleAnalytics: scheduleAnalytics,
     stopAnalytics: stopAnalytics, stopSweep: stopSweep,
   };
 })();
