@@ -84,7 +84,7 @@ def _lower_priority() -> None:
     run-offs yield the cores to the live edits."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def _static_files() -> dict[str, bytes]:
