@@ -261,3 +261,20 @@ def test_an_edit_preempts_its_tabs_sweep(client):
     assert client.run(a, {"collections.multiplier": "0.9"})["status"] == "ok"
     s = _status(client, a)
     assert s["state"] == "cancelled" and s["done"] < 50
+
+
+def test_malformed_requests_get_a_message_not_an_error(client):
+    for body, status in (
+        (b"not json", 400),
+        (b"[1, 2]", 400),
+        (b'{"scenario": ["iflytek_2024q3"]}', 404),
+        (b'{"scenario": "../scenarios/iflytek_2024q3"}', 404),
+    ):
+        reply = client.post("/api/session", data=body)
+        assert reply.status == status, (body, reply.text)
+        assert reply.json()["status"] == "error"
+    session = client.session()["session"]
+    reply = client.post("/api/run", {"session": session, "edits": ["collections.multiplier"]})
+    assert reply.status == 400
+    reply = client.post("/api/run", {"session": "no-such-session", "edits": {}})
+    assert reply.status == 404 and "reload the page" in reply.json()["error"]

@@ -207,7 +207,7 @@ class PageApp:
     async def open_session(self, request: Request) -> Response:
         doc = await self._body(request)
         sid = doc.get("scenario")
-        if sid not in self.catalog:
+        if not isinstance(sid, str) or sid not in self.catalog:
             raise ApiError(404, "no such scenario")
         self.sessions.close(doc.get("previous"))
         session = self.sessions.open(sid)
