@@ -103,8 +103,20 @@ class Catalog:
 
 
 def discover_scenarios(folder: str | Path) -> tuple[list[Path], list[str]]:
-    """The scenario files ``folder/scenarios/*.toml`` that load, and a message for each that
-    does not (``FILE: FIELD: reason``)."""
+    """The scenario files of ``folder/scenarios/*.toml`` that load.
+
+    Parameters
+    ----------
+    folder : path-like
+        The folder ``arsim serve`` was started from.
+
+    Returns
+    -------
+    files : list of pathlib.Path
+        The files that load, sorted by name.
+    problems : list of str
+        One ``FILE: FIELD: reason`` for each file that does not.
+    """
     good, bad = [], []
     for path in sorted(Path(folder, "scenarios").glob("*.toml")):
         try:
@@ -121,9 +133,20 @@ def _bound(x: float) -> float | None:
 
 
 def controls(scenario: Scenario) -> list[dict[str, Any]]:
-    """The page's controls for ``scenario``: field path, label, group, the value in the file
-    (as text), and the field's valid range (``min``/``max``, ``None`` when open-ended;
-    ``min_open``/``max_open`` when the bound itself is excluded)."""
+    """The page's controls for ``scenario``, in the order the page shows them.
+
+    Parameters
+    ----------
+    scenario : Scenario
+
+    Returns
+    -------
+    list of dict
+        Per control: ``path`` (the field path), ``label``, ``group``, ``bucket`` (its label, or
+        ``None``), ``value`` (the file's value as text), and the field's valid range: ``min``
+        and ``max`` (``None`` when open-ended), ``min_open`` and ``max_open`` (whether the bound
+        itself is excluded).
+    """
     unit = scenario.money_unit
     out = []
 

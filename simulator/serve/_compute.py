@@ -96,8 +96,22 @@ def quantile_se(x: np.ndarray, q: float, censored_above: float | None = None) ->
     """Standard error of the ``q`` quantile of ``x`` from its order statistics.
 
     The distribution-free 95 % interval ``[x_(l), x_(u)]``, ``l, u = nq ∓ 1.96 sqrt(nq(1−q))``,
-    divided by ``2 × 1.96``. ``None`` when the interval leaves the sample, or reaches a value
-    above ``censored_above`` (a censored runway).
+    divided by ``2 × 1.96``.
+
+    Parameters
+    ----------
+    x : ndarray
+        The sample (not changed).
+    q : float
+        The quantile, in (0, 1).
+    censored_above : float, optional
+        Values above this are censored (a runway beyond the horizon).
+
+    Returns
+    -------
+    float or None
+        ``None`` when the sample has fewer than 20 values, the interval leaves the sample, or it
+        reaches a censored value.
     """
     n = len(x)
     half = _Z95 * math.sqrt(n * q * (1.0 - q))

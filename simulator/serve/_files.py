@@ -33,8 +33,26 @@ class SaveRefused(Exception):
 
 
 def save_target(root: Path, name: str) -> Path:
-    """The file ``name`` inside ``root``, or :class:`SaveRefused` (400) when the name breaks the
-    rule, is a symbolic link, or resolves outside ``root``."""
+    """Where a save named ``name`` goes.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The folder saves go to.
+    name : str
+        The name the page sent.
+
+    Returns
+    -------
+    pathlib.Path
+        ``root / name``.
+
+    Raises
+    ------
+    SaveRefused
+        (400) When the name breaks :data:`SAVE_NAME`, is a symbolic link, resolves outside
+        ``root``, or is something other than a file.
+    """
     if not isinstance(name, str) or not SAVE_NAME.fullmatch(name):
         raise SaveRefused(400, "the name must be 1-64 letters, digits, '_' or '-', ending in .toml")
     root = root.resolve()
@@ -105,8 +123,20 @@ def _flatten(obj: Any, name: str = "") -> list[tuple[str, Any]]:
 
 
 def summary_csv(doc: dict[str, Any]) -> str:
-    """A summary document as CSV rows ``key,value`` (nested keys dotted; formula cells
-    neutralised by :func:`neutralise`)."""
+    """A summary document as CSV.
+
+    Parameters
+    ----------
+    doc : dict
+        A summary (nested objects and lists allowed).
+
+    Returns
+    -------
+    str
+        RFC 4180 rows ``key,value``: nested keys dotted (``runway_quantiles.p50``, list items
+        ``sources[0]``), ``None`` as an empty cell, text cells neutralised by
+        :func:`neutralise`.
+    """
     out = io.StringIO()
     writer = csv.writer(out)  # RFC 4180: CRLF rows, so a CR or LF inside a cell is quoted
     writer.writerow(["key", "value"])
