@@ -77,6 +77,31 @@ def test_a_port_in_use_and_a_bad_scenario_are_refused(capsys, tmp_path):
     assert err.startswith(f"{bad}: cash.opening:")
 
 
+def test_a_remote_host_with_allow_remote_warns(capsys, monkeypatch, tmp_path):
+    """--host 0.0.0.0 --allow-remote: a warning, and the allowed Host names; the socket is bound
+    on loopback here, so that the test listens on no other interface."""
+    import simulator.serve._server as server_module
+
+    real_bind = server_module.bind
+    monkeypatch.setattr(server_module, "bind", lambda host, port: real_bind("127.0.0.1", 0))
+    seen = {}
+
+    def serve_forever(self):
+        seen["hosts"] = self.guard.hosts
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(server_module.PageServer, "serve_forever", serve_forever)
+    monkeypatch.chdir(tmp_path)
+    argv = ["serve", str(MINIMAL), "--host", "0.0.0.0", "--allow-remote"]
+    assert main([*argv, "--allowed-host", "box.lan", "--paths", "500"]) == 130
+    out, err = capsys.readouterr()
+    assert "warning: listening on 0.0.0.0 without TLS" in err
+    assert err.strip().endswith("arsim serve: stopped")
+    assert out.startswith("Open the what-if page (the link works once): http://127.0.0.1:")
+    port = int(out.split("http://127.0.0.1:")[1].split("/")[0])
+    assert seen["hosts"] == {f"127.0.0.1:{port}", f"localhost:{port}", f"box.lan:{port}"}
+
+
 def test_serve_prints_a_link_that_works_once_and_stops_on_ctrl_c(tmp_path):
     arsim = [sys.executable, "-m", "simulator"]
     proc = subprocess.Popen(
