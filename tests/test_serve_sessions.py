@@ -251,8 +251,11 @@ def test_cancelling_a_sweep_stops_it_and_only_it(client):
     time.sleep(0.5)
     after = _status(client, a)
     assert after["state"] == "cancelled" and after["done"] < 50
+    # the work stopped: of its 50 tasks only those handed out before the cancel ever started
+    assert after["tasks"] == 50 and after["tasks_started"] < 50
     time.sleep(0.5)
-    assert _status(client, a)["done"] == after["done"]  # nothing more of it ran
+    later = _status(client, a)
+    assert later["done"] == after["done"] and later["tasks_started"] == after["tasks_started"]
 
 
 def test_an_edit_preempts_its_tabs_sweep(client):

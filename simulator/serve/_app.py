@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import secrets
-import sys
-import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from importlib import resources
@@ -24,6 +21,7 @@ from starlette.routing import Route
 
 from .._util import json_ready
 from ..scenario import ScenarioError
+from ..sweep import LocalPool
 from ._catalog import Catalog, controls, parse_edits, parse_number
 from ._compute import FAN_PATHS
 from ._files import (
@@ -41,6 +39,10 @@ from ._sessions import SUPERSEDED, Session, Sessions
 from ._sweep import SweepJob, sweep_options
 from ._workbench import Workbench
 
+#: Worker processes for run-offs and sweep points (at the lowest priority).
+WORKER_PROCESSES = 2
+#: Modules the worker processes' fork server imports once.
+WORKER_PRELOAD = ("simulator.sweep", "simulator.analytic")
 #: The page's files: name -> media type.
 STATIC = {
     "index.html": "text/html; charset=utf-8",
@@ -79,14 +81,6 @@ def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) ->
     return Response(body, status, headers=headers, media_type="application/json")
 
 
-def _lower_priority() -> None:
-    """Lower this worker thread's scheduling priority (Linux: per thread), so that sweeps and
-    run-offs yield the cores to the live edits."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-
-
 def _static_files() -> dict[str, bytes]:
     folder = resources.files(__package__) / "static"
     return {name: (folder / name).read_bytes() for name in STATIC}
@@ -123,10 +117,13 @@ class PageApp:
         self.sessions = Sessions()
         self.root = Path(root).resolve()
         self.guard = guard
+        # live edits on threads of this process (the kernel releases the GIL); run-offs and
+        # sweep points in worker processes at the lowest priority, which share neither the GIL
+        # nor the cores' priority with the edits; a few threads wait on those
         self.run_pool = ThreadPoolExecutor(2, "arsim-run")
-        self.side_pool = ThreadPoolExecutor(1, "arsim-analytics", initializer=_lower_priority)
+        self.workers = LocalPool(WORKER_PROCESSES, nice=19, preload=WORKER_PRELOAD)
+        self.side_pool = ThreadPoolExecutor(2, "arsim-analytics")
         self.sweep_pool = ThreadPoolExecutor(2, "arsim-sweep")
-        self.point_pool = ThreadPoolExecutor(2, "arsim-points", initializer=_lower_priority)
         self.files = _static_files()
         self.routes = [
             Route("/", self.index, methods=["GET"]),
@@ -156,12 +153,17 @@ class PageApp:
     def close(self) -> None:
         """Cancel every sweep and stop the worker threads' queues."""
         self.sessions.cancel_all()
-        for pool in (self.run_pool, self.side_pool, self.sweep_pool, self.point_pool):
+        for pool in (self.run_pool, self.side_pool, self.sweep_pool):
             pool.shutdown(wait=False, cancel_futures=True)
+        self.workers.shutdown(cancel_futures=True)  # the worker processes stop at once
 
-    def warm(self) -> None:
-        """Run the first scenario's base (loads the compiled kernel and fills the cache)."""
-        self.workbench.base(next(iter(self.catalog.entries)))
+    def warm(self, analytics: bool = False) -> None:
+        """Run the first scenario's base (loads the compiled kernel and fills the cache) and,
+        with ``analytics``, its implied rates (starts the worker processes)."""
+        sid = next(iter(self.catalog.entries))
+        self.workbench.base(sid)
+        if analytics:
+            self.workbench.analytics(sid, {}, self.workers)
 
     # --- helpers
 
@@ -265,7 +267,7 @@ class PageApp:
 
         async def job() -> Any:
             return await self._call(
-                self.side_pool, self.workbench.analytics, session.scenario_id, edits
+                self.side_pool, self.workbench.analytics, session.scenario_id, edits, self.workers
             )
 
         out = await session.analytics.submit(job)
@@ -293,7 +295,7 @@ class PageApp:
         except ScenarioError as exc:
             return _json({"status": "invalid", "field": exc.field, "error": exc.reason})
         session.sweep = job
-        self.sweep_pool.submit(job.run, self.point_pool, 2)
+        self.sweep_pool.submit(job.run, self.workers, WORKER_PROCESSES)
         return _json({"status": "ok", "sweep": job.status()})
 
     @_api

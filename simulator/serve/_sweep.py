@@ -5,7 +5,8 @@ point shown as soon as it is done, and cancelled per tab (the tasks not started 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Executor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from typing import Any
 
 from .._format import fmt_money, fmt_pct
@@ -38,6 +39,21 @@ SWEEP_METRICS = (
 
 class SweepCancelled(Exception):
     """Raised inside the runner's callback to stop a sweep (its pending tasks are cancelled)."""
+
+
+class _Counted(Executor):
+    """An executor that counts the tasks handed to it (what a cancelled sweep did start)."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.submitted = 0
+        if hasattr(executor, "renew"):
+            self.renew = executor.renew  # a broken process pool is replaced, as in arsim sweep
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future = self.executor.submit(fn, *args, **kwargs)
+        self.submitted += 1
+        return future
 
 
 def sweep_options(scenario: Scenario) -> dict[str, Any]:
@@ -99,6 +115,8 @@ class SweepJob:
         self.field_label = field
         self.state = "queued"
         self.error: str | None = None
+        self.tasks = 0  # tasks planned
+        self._executor: _Counted | None = None
         self._done: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._cancel = threading.Event()
@@ -127,6 +145,9 @@ class SweepJob:
         with self._lock:
             self._done.append(row)
 
+    def _on_plan(self, tasks: int) -> None:
+        self.tasks = tasks
+
     def _on_task(self, _: int) -> None:
         if self._cancel.is_set():
             raise SweepCancelled
@@ -137,11 +158,13 @@ class SweepJob:
             if self.state != "queued":
                 return
             self.state = "running"
+        self._executor = _Counted(executor)
         runner = PointRunner(
-            executor,
+            self._executor,
             slots=slots,
             on_point=self._on_point,
             on_task=self._on_task,
+            on_plan=self._on_plan,
             analytics=False,
         )
         try:
@@ -172,4 +195,7 @@ class SweepJob:
             "done": len(done),
             "total": len(self.points),
             "points": done,
+            # tasks (points, or blocks of a point) planned and handed to the workers so far
+            "tasks": self.tasks,
+            "tasks_started": self._executor.submitted if self._executor else 0,
         }

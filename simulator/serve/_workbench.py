@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from concurrent.futures import BrokenExecutor, Executor
 from typing import Any
 
 from ..analytic import implied_rates
@@ -87,19 +88,41 @@ class Workbench:
         edit = self._simulate(self.scenario(sid, edits)) if edits else base
         return edit, run_view(edit, base)
 
-    def implied(self, scenario: Scenario) -> Any:
+    def implied(self, scenario: Scenario, executor: Executor | None = None) -> Any:
         """Implied rates of ``scenario`` (exact, or a run-off of at most
-        :data:`RUNOFF_PATHS` paths), cached by the scenario's hash."""
+        :data:`RUNOFF_PATHS` paths), cached by the scenario's hash.
+
+        ``executor`` runs the run-off (the server's low-priority worker processes, so that it
+        shares neither the GIL nor the priority of the live edits); by default, this thread.
+        """
         key = scenario_hash(scenario)
         imp = self._implied.get(key)
         if imp is None:
             paths = min(scenario.simulation.runoff_paths, RUNOFF_PATHS)
-            imp = implied_rates(scenario, paths=paths, workers=1)
+            if executor is None:
+                imp = implied_rates(scenario, paths=paths, workers=1)
+            else:
+                imp = _on(executor, implied_rates, scenario, paths=paths, workers=1)
             self._implied.put(key, imp)
         return imp
 
-    def analytics(self, sid: str, edits: dict[str, float]) -> dict[str, Any]:
+    def analytics(
+        self, sid: str, edits: dict[str, float], executor: Executor | None = None
+    ) -> dict[str, Any]:
         """The provision matrix against the model for ``edits`` on scenario ``sid``."""
         base_sc = self.scenario(sid)
         edit_sc = self.scenario(sid, edits)
-        return analytics_view(self.implied(edit_sc), self.implied(base_sc), edit_sc)
+        edit, base = self.implied(edit_sc, executor), self.implied(base_sc, executor)
+        return analytics_view(edit, base, edit_sc)
+
+
+def _on(executor: Executor, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` on ``executor``; a pool broken by a killed worker is replaced once
+    (when it can be) and the call made again."""
+    try:
+        return executor.submit(fn, *args, **kwargs).result()
+    except BrokenExecutor:
+        if not hasattr(executor, "renew"):
+            raise
+        executor.renew()
+        return executor.submit(fn, *args, **kwargs).result()
