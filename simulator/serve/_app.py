@@ -151,7 +151,8 @@ class PageApp:
         self.close()
 
     def close(self) -> None:
-        """Cancel every sweep and stop the worker threads' queues."""
+        """Cancel every sweep, stop the worker threads' queues and the worker processes."""
+        self.workbench.stopping.set()
         self.sessions.cancel_all()
         for pool in (self.run_pool, self.side_pool, self.sweep_pool):
             pool.shutdown(wait=False, cancel_futures=True)
@@ -159,11 +160,12 @@ class PageApp:
 
     def warm(self, analytics: bool = False) -> None:
         """Run the first scenario's base (loads the compiled kernel and fills the cache) and,
-        with ``analytics``, its implied rates (starts the worker processes)."""
+        with ``analytics``, start its implied rates in the background (which starts the worker
+        processes, so that the page's first request for them does not wait for that)."""
         sid = next(iter(self.catalog.entries))
         self.workbench.base(sid)
         if analytics:
-            self.workbench.analytics(sid, {}, self.workers)
+            self.side_pool.submit(self.workbench.analytics, sid, {}, self.workers)
 
     # --- helpers
 

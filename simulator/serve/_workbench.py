@@ -61,6 +61,7 @@ class Workbench:
         self._implied = _Cache(4 * CACHE_SIZE)
         self._lock = threading.Lock()
         self.runs = 0  # simulations run (bases included), for tests and the status line
+        self.stopping = threading.Event()  # the server is stopping: no worker pool is renewed
 
     def scenario(self, sid: str, edits: dict[str, float] | None = None) -> Scenario:
         """The scenario ``sid`` with ``edits``, as the page runs it."""
@@ -102,7 +103,8 @@ class Workbench:
             if executor is None:
                 imp = implied_rates(scenario, paths=paths, workers=1)
             else:
-                imp = _on(executor, implied_rates, scenario, paths=paths, workers=1)
+                renew = not self.stopping.is_set()
+                imp = _on(executor, renew, implied_rates, scenario, paths=paths, workers=1)
             self._implied.put(key, imp)
         return imp
 
@@ -116,13 +118,13 @@ class Workbench:
         return analytics_view(edit, base, edit_sc)
 
 
-def _on(executor: Executor, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)`` on ``executor``; a pool broken by a killed worker is replaced once
-    (when it can be) and the call made again."""
+def _on(executor: Executor, renew: bool, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` on ``executor``; with ``renew``, a pool broken by a killed worker
+    is replaced once (when it can be) and the call made again."""
     try:
         return executor.submit(fn, *args, **kwargs).result()
     except BrokenExecutor:
-        if not hasattr(executor, "renew"):
+        if not renew or not hasattr(executor, "renew"):
             raise
         executor.renew()
         return executor.submit(fn, *args, **kwargs).result()
