@@ -66,7 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print("arsim serve: starting the engine…", file=sys.stderr, flush=True)
-    server.app.warm(analytics=True)
+    server.app.warm()
     names = ", ".join(e.path.name for e in server.catalog.entries.values())
     print(f"arsim serve: {len(server.catalog.entries)} scenario(s): {names}", file=sys.stderr)
     print(f"arsim serve: saves go to {Path.cwd()}; Ctrl-C stops the page", file=sys.stderr)

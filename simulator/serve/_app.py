@@ -158,14 +158,10 @@ class PageApp:
             pool.shutdown(wait=False, cancel_futures=True)
         self.workers.shutdown(cancel_futures=True)  # the worker processes stop at once
 
-    def warm(self, analytics: bool = False) -> None:
-        """Run the first scenario's base (loads the compiled kernel and fills the cache) and,
-        with ``analytics``, start its implied rates in the background (which starts the worker
-        processes, so that the page's first request for them does not wait for that)."""
-        sid = next(iter(self.catalog.entries))
-        self.workbench.base(sid)
-        if analytics:
-            self.side_pool.submit(self.workbench.analytics, sid, {}, self.workers)
+    def warm(self) -> None:
+        """Run the first scenario's base (loads the compiled kernel and fills the cache). The
+        worker processes start with the page's first request for implied rates or a sweep."""
+        self.workbench.base(next(iter(self.catalog.entries)))
 
     # --- helpers
 

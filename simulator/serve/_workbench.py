@@ -103,8 +103,7 @@ class Workbench:
             if executor is None:
                 imp = implied_rates(scenario, paths=paths, workers=1)
             else:
-                renew = not self.stopping.is_set()
-                imp = _on(executor, renew, implied_rates, scenario, paths=paths, workers=1)
+                imp = _on(executor, self.stopping, implied_rates, scenario, paths=paths, workers=1)
             self._implied.put(key, imp)
         return imp
 
@@ -118,13 +117,22 @@ class Workbench:
         return analytics_view(edit, base, edit_sc)
 
 
-def _on(executor: Executor, renew: bool, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)`` on ``executor``; with ``renew``, a pool broken by a killed worker
-    is replaced once (when it can be) and the call made again."""
-    try:
-        return executor.submit(fn, *args, **kwargs).result()
-    except BrokenExecutor:
-        if not renew or not hasattr(executor, "renew"):
-            raise
-        executor.renew()
-        return executor.submit(fn, *args, **kwargs).result()
+def _on(executor: Executor, stopping: threading.Event, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` on ``executor``, given up when ``stopping`` is set (so that no
+    thread of a stopping server waits on a worker); a pool broken by a killed worker is replaced
+    once (when it can be, and the server is not stopping) and the call made again."""
+    for attempt in (1, 2):
+        future = executor.submit(fn, *args, **kwargs)
+        try:
+            while True:
+                try:
+                    return future.result(timeout=0.25)
+                except TimeoutError:
+                    if stopping.is_set():
+                        future.cancel()
+                        raise RuntimeError("the page's server is stopping") from None
+        except BrokenExecutor:
+            if attempt == 2 or stopping.is_set() or not hasattr(executor, "renew"):
+                raise
+            executor.renew()
+    raise AssertionError("unreachable")
