@@ -11,29 +11,46 @@ changes back into a user's file, keeping its comments.
 from ._book import BookDebtor, BookSegment, book_debtors, book_segments
 from ._errors import ScenarioError
 from ._files import MAX_FILE_BYTES, load_scenario, read_text_file
-from ._models import MONEY_LIMIT, Scenario, default_labels
-from ._paths import apply_overrides, check_field_path, parse_field_path
+from ._models import MONEY_LIMIT, Scenario, default_labels, profile_bucket_sums
+from ._paths import (
+    FieldPath,
+    apply_overrides,
+    check_field_path,
+    field_value,
+    parse_field_path,
+    resolve_field_path,
+)
+from ._segments import Debtor, Segment, SegmentCollections, SegmentDefaults
 from ._text import scenario_hash, scenario_toml, update_scenario_text
-from ._validate import profile_bucket_sums, scenario_from_dict, with_overrides
+from ._types import NAME_RULE
+from ._validate import scenario_from_dict, with_overrides
 from ._warnings import ScenarioWarning, scenario_warnings
 
 __all__ = [
     "MAX_FILE_BYTES",
     "MONEY_LIMIT",
+    "NAME_RULE",
     "BookDebtor",
     "BookSegment",
+    "Debtor",
+    "FieldPath",
     "Scenario",
     "ScenarioError",
     "ScenarioWarning",
+    "Segment",
+    "SegmentCollections",
+    "SegmentDefaults",
     "apply_overrides",
     "book_debtors",
     "book_segments",
     "check_field_path",
     "default_labels",
+    "field_value",
     "load_scenario",
     "parse_field_path",
     "profile_bucket_sums",
     "read_text_file",
+    "resolve_field_path",
     "scenario_from_dict",
     "scenario_hash",
     "scenario_toml",
