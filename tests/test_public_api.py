@@ -29,6 +29,7 @@ PUBLIC = {
     },
     "simulator.scenario": {
         "BookDebtor",
+        "BookOpening",
         "BookSegment",
         "Debtor",
         "FieldPath",
@@ -43,6 +44,7 @@ PUBLIC = {
         "SegmentDefaults",
         "apply_overrides",
         "book_debtors",
+        "book_opening",
         "book_segments",
         "check_field_path",
         "default_labels",

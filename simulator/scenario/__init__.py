@@ -6,9 +6,15 @@ one :class:`ScenarioError` whose text is ``FILE: FIELD: reason``. When a file ha
 the first one in this order is reported: unknown keys, missing required keys, wrong types,
 out-of-range values, rules that involve several fields. :func:`update_scenario_text` writes
 changes back into a user's file, keeping its comments.
+
+A book may have ``[[segments]]`` and named ``[[debtors]]`` (:class:`Segment`, :class:`Debtor`);
+:func:`book_segments`, :func:`book_debtors` and :func:`book_opening` resolve them against the
+top-level tables into what the engine and the summary read. Fields are named by the paths of
+DESIGN 3.3 (:func:`resolve_field_path`, :func:`field_value`), e.g.
+``segments.government.collections.multiplier`` or ``debtors.city_a.monthly_pay_probability[2]``.
 """
 
-from ._book import BookDebtor, BookSegment, book_debtors, book_segments
+from ._book import BookDebtor, BookOpening, BookSegment, book_debtors, book_opening, book_segments
 from ._errors import ScenarioError
 from ._files import MAX_FILE_BYTES, load_scenario, read_text_file
 from ._models import MONEY_LIMIT, Scenario, default_labels, profile_bucket_sums
@@ -31,6 +37,7 @@ __all__ = [
     "MONEY_LIMIT",
     "NAME_RULE",
     "BookDebtor",
+    "BookOpening",
     "BookSegment",
     "Debtor",
     "FieldPath",
@@ -42,6 +49,7 @@ __all__ = [
     "SegmentDefaults",
     "apply_overrides",
     "book_debtors",
+    "book_opening",
     "book_segments",
     "check_field_path",
     "default_labels",
