@@ -464,7 +464,7 @@ def simulate_paths(
     n_sample = min(sim.paths, sim.trajectory_paths)
 
     # in this process the blocks write straight into one sample; elsewhere they return theirs
-    nv = n_monthly_values(scenario.n_buckets)
+    nv = n_monthly_values(scenario.n_buckets, prm.n_segment_rows)
     sample = None if executor is not None else np.empty((nv, sim.horizon_months + 1, n_sample))
 
     def task(i: int) -> BlockOutput:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ._util import Moments, json_ready
 from .params import MONTHLY_VARS
-from .scenario import Scenario, book_segments
+from .scenario import Scenario, book_opening, book_segments
 
 __all__ = [
     "MONTHLY_VARS",
@@ -306,10 +306,10 @@ class SimulationResult:
         out["credit_loss_p95"] = float(np.quantile(pp["credit_loss"], 0.95))
         out["credit_loss_p99"] = float(np.quantile(pp["credit_loss"], 0.99))
         out["min_cash_p5"] = float(np.quantile(pp["min_cash"], 0.05))
-        rates = sc.buckets.provision_rates
-        out["allowance_opening"] = float(np.dot(rates, sc.buckets.gross))
-        out["gross_opening"] = float(np.sum(sc.buckets.gross))
-        out["disclosed_rates"] = dict(zip(sc.labels, rates, strict=True))
+        opening = book_opening(sc)  # over segments and debtors (DESIGN 2.12)
+        out["allowance_opening"] = float(np.dot(opening.rates, opening.gross))
+        out["gross_opening"] = float(np.sum(opening.gross))
+        out["disclosed_rates"] = dict(zip(sc.labels, opening.rates, strict=True))
         if analytics:
             out.update(self.analytics().summary_fields())  # implied rates, coverage, weighted ECL
         if self.parameter_risk is not None:

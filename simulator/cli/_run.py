@@ -244,9 +244,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         for w in warnings:
             message(str(w))
+        book = "".join(
+            f", {len(entries):,} {what}{'s' if len(entries) != 1 else ''}"
+            for what, entries in (("segment", scenario.segments), ("debtor", scenario.debtors))
+            if entries
+        )
         print(
-            f"OK: {args.scenario}: {scenario.scenario.name!r}, {scenario.n_buckets} buckets, "
-            f"{sim.horizon_months} months, {sim.paths:,} paths"
+            f"OK: {args.scenario}: {scenario.scenario.name!r}, {scenario.n_buckets} buckets"
+            f"{book}, {sim.horizon_months} months, {sim.paths:,} paths"
         )
     return EXIT_OK
 
