@@ -165,3 +165,48 @@ def describe_overrides(overrides: Any, beside: Any = None) -> list[str]:
         for k, v in overrides.items()
         if k not in RUN_SIZE_FIELDS and not (k in shared and shared[k] == v)
     ]
+
+
+#: The figures of the summary's ``parameter_risk`` (DESIGN 2.14) as shown, with their formats.
+_RISK_ROWS = (
+    ("p_runway_le_12", "P(runway ≤ 12 months)", fmt_pct),
+    ("p_runway_le_24", "P(runway ≤ 24 months)", fmt_pct),
+    ("credit_loss_mean", "credit loss, mean", fmt_money),
+    ("cash_end_mean", "cash at the horizon, mean", fmt_money),
+)
+
+
+def parameter_risk_rows(summary: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
+    """The summary's ``parameter_risk`` as text, for the terminal and the report alike.
+
+    Returns
+    -------
+    rows : list of list of str
+        Per figure: label, value with parameter risk (the mixture), value at the scenario's
+        own rates, the 5–95 % band over replicates, the share of its variance from the rates.
+        Empty when the run has no replicates.
+    notes : list of str
+        Why a band is left out, and the warning when there are few paths a replicate.
+    """
+    risk = summary.get("parameter_risk")
+    if not risk:
+        return [], []
+    rows = []
+    for key, label, fmt in _RISK_ROWS:
+        entry = risk.get(key)
+        if entry is None:
+            continue
+        band = entry["range_5_95"]
+        rows.append(
+            [
+                label,
+                fmt(entry["mixture"]),
+                fmt(entry["point"]),
+                f"{fmt(band[0])} to {fmt(band[1])}" if band else "n/a",
+                fmt_pct(entry["share"], 0),
+            ]
+        )
+    notes = sorted({e.get("range_note") for e in risk.values() if isinstance(e, dict)} - {None})
+    if risk.get("note"):
+        notes.append(risk["note"])
+    return rows, notes

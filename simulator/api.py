@@ -11,7 +11,7 @@ from typing import Any
 from .engine import simulate_paths
 from .provisioning import analyse
 from .results import SimulationResult
-from .scenario import Scenario, read_replicates, replicate_rows, with_overrides
+from .scenario import Scenario, load_scenario, read_replicates, replicate_rows, with_overrides
 from .uncertainty import parameter_risk
 
 __all__ = ["simulate"]
@@ -29,7 +29,7 @@ def _rows(scenario: Scenario, replicates: Any) -> list[dict[str, float]]:
 
 
 def simulate(
-    scenario: Scenario,
+    scenario: Scenario | str | Path,
     *,
     seed: int | None = None,
     paths: int | None = None,
@@ -46,8 +46,8 @@ def simulate(
 
     Parameters
     ----------
-    scenario : Scenario
-        A validated scenario (:func:`simulator.load_scenario`).
+    scenario : Scenario, str or Path
+        A validated scenario (:func:`simulator.load_scenario`), or the path of a scenario file.
     seed : int, optional
         Overrides ``simulation.seed``.
     paths : int, optional
@@ -77,6 +77,8 @@ def simulate(
         If the replicates table is not valid for this scenario, or there are fewer than 2R
         paths.
     """
+    if isinstance(scenario, str | Path):
+        scenario = load_scenario(scenario)
     overrides = {}
     if seed is not None:
         overrides["simulation.seed"] = seed
@@ -97,8 +99,13 @@ def simulate(
         analytics=functools.partial(analyse, replicates=rows),
         replicates=rows,
     )
-    point = simulate_paths(scenario, workers=workers, executor=executor)
+    point = simulate_paths(scenario, workers=workers, executor=executor, progress=progress)
+    mixture.replicates = rows
     mixture.parameter_risk = parameter_risk(
-        mixture.per_path, point.summary(analytics=False), len(rows), mixture.horizon
+        mixture.per_path,
+        point.summary(analytics=False),
+        len(rows),
+        mixture.horizon,
+        point_runway=point.per_path["runway"],
     )
     return mixture

@@ -46,6 +46,7 @@ __all__ = [
     "ENGINE_VERSION",
     "BlockOutput",
     "block_memory",
+    "check_replicate_paths",
     "estimate_memory",
     "run_block",
     "simulate_paths",
@@ -379,6 +380,24 @@ def estimate_memory(scenario: Scenario, workers: int, *, executor: bool = False)
     return per_path + sample + workers * (block_memory(scenario) + runoff)
 
 
+def check_replicate_paths(scenario: Scenario, replicates: list[dict[str, float]] | None) -> None:
+    """Refuse a run with fewer than two paths a parameter replicate (DESIGN 2.14).
+
+    Raises
+    ------
+    ScenarioError
+        ``FILE: simulation.paths: R parameter replicates need at least 2R paths, got N``.
+    """
+    paths = scenario.simulation.paths
+    if replicates and paths < 2 * len(replicates):
+        raise ScenarioError(
+            scenario.source,
+            "simulation.paths",
+            f"{len(replicates):,} parameter replicates need at least {2 * len(replicates):,} "
+            f"paths, got {paths:,}",
+        )
+
+
 def simulate_paths(
     scenario: Scenario,
     *,
@@ -439,19 +458,13 @@ def simulate_paths(
         "this run",
         "use fewer paths, trajectory paths or months",
     )
-    if replicates and sim.paths < 2 * len(replicates):
-        raise ScenarioError(
-            scenario.source,
-            "simulation.paths",
-            f"{len(replicates):,} parameter replicates need at least {2 * len(replicates):,} "
-            f"paths, got {sim.paths:,}",
-        )
+    check_replicate_paths(scenario, replicates)
     start = time.perf_counter()
     prm = compile_params(scenario, replicates)
     n_sample = min(sim.paths, sim.trajectory_paths)
 
     # in this process the blocks write straight into one sample; elsewhere they return theirs
-    nv = n_monthly_values(scenario.n_buckets)
+    nv = n_monthly_values(scenario.n_buckets, prm.n_segment_rows)
     sample = None if executor is not None else np.empty((nv, sim.horizon_months + 1, n_sample))
 
     def task(i: int) -> BlockOutput:

@@ -73,12 +73,15 @@ def plot_runway(result: SimulationResult, ax: Axes) -> Axes:
     ax.set_xlim(-0.5, H + 2.5)
     right = ax.twinx()
     survival = 1.0 - np.cumsum(share[: H + 1])
-    (curve,) = right.step(months, survival, where="post", color="#c44e52", label="P(runway > t)")
+    risk = (result.parameter_risk or {}).get("runway_survival")
+    label = "P(runway > t), with parameter risk" if risk else "P(runway > t)"
+    (curve,) = right.step(months, survival, where="post", color="#c44e52", label=label)
+    extra = _parameter_risk_curves(right, months, risk) if risk else []
     right.set_ylim(0, 1.02)
     right.set_ylabel("P(runway > t)")
     right.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     stats = runway_summary(result.per_path["runway"], H)
-    handles = [bars, censored, curve]
+    handles = [bars, censored, curve, *extra]
     for k, style in ((12, "--"), (24, "-.")):
         key = f"p_runway_le_{k}"
         if stats[key] is None:
@@ -92,6 +95,32 @@ def plot_runway(result: SimulationResult, ax: Axes) -> Axes:
     _title(ax, result, f"Cash runway: first month with cash below the floor ({n:,} paths)")
     ax.right_ax = right
     return ax
+
+
+def _parameter_risk_curves(ax: Axes, months: np.ndarray, risk: dict) -> list:
+    """The survival curve at the scenario's own rates and the 5–95 % band of the shrunk
+    per-replicate curves (DESIGN 2.14), on the survival axis."""
+    (point,) = ax.step(
+        months,
+        risk["point"],
+        where="post",
+        color="#333333",
+        linestyle=":",
+        label="P(runway > t) at the file's rates",
+    )
+    if risk.get("band_5") is None:
+        return [point]
+    band = ax.fill_between(
+        months,
+        risk["band_5"],
+        risk["band_95"],
+        step="post",
+        color="#c44e52",
+        alpha=0.18,
+        linewidth=0,
+        label="5–95 % over the rate replicates",
+    )
+    return [point, band]
 
 
 def plot_cash_fan(result: SimulationResult, ax: Axes) -> Axes:

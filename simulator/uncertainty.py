@@ -15,7 +15,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["METRICS", "MIN_PATHS_PER_REPLICATE", "parameter_risk", "random_effects"]
+__all__ = [
+    "METRICS",
+    "MIN_PATHS_PER_REPLICATE",
+    "parameter_risk",
+    "random_effects",
+    "survival_band",
+]
 
 #: A replicate's own mean needs this many paths before its shrunk value is shown in a range.
 MIN_PATHS_PER_REPLICATE = 200
@@ -55,7 +61,9 @@ def random_effects(y: np.ndarray, groups: np.ndarray, n_groups: int) -> dict[str
     var_theta = max(0.0, (msb - msw) / n0)
     total = var_theta + msw
     share = var_theta / total if total > 0 else 0.0
-    lam = np.where(var_theta + msw / counts > 0, var_theta / (var_theta + msw / counts), 0.0)
+    denom = var_theta + msw / counts
+    # no spread within or between replicates (e.g. an event no path reaches): nothing to shrink
+    lam = np.divide(var_theta, denom, out=np.zeros_like(denom), where=denom > 0)
     return {
         "mean": grand,
         "msb": msb,
@@ -75,11 +83,31 @@ def _per_path(per_path: dict[str, np.ndarray], column: str, k: int | None) -> np
     return (values <= k).astype(float) if k is not None else values.astype(float)
 
 
+def survival_band(
+    runway: np.ndarray, groups: np.ndarray, n_groups: int, horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """5th and 95th percentiles over replicates of the shrunk ``P(runway > t)``, t = 0..H.
+
+    Each month's indicator ``runway > t`` gets the random-effects shrinkage of
+    :func:`random_effects`, as the summary's figures do.
+    """
+    lo, hi = np.empty(horizon + 1), np.empty(horizon + 1)
+    for t in range(horizon + 1):
+        shrunk = random_effects((runway > t).astype(float), groups, n_groups)["shrunk"]
+        lo[t], hi[t] = np.percentile(shrunk, [5, 95])
+    return lo, hi
+
+
+def _survival(runway: np.ndarray, horizon: int) -> list[float]:
+    return [float(np.mean(runway > t)) for t in range(horizon + 1)]
+
+
 def parameter_risk(
     mixture: dict[str, np.ndarray],
     point: dict[str, Any],
     n_replicates: int,
     horizon: int,
+    point_runway: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The summary's ``parameter_risk`` (DESIGN 2.14).
 
@@ -91,6 +119,11 @@ def parameter_risk(
         The summary of the plain run on the same seed and paths (the scenario's own rates).
     n_replicates : int
     horizon : int
+    point_runway : ndarray, optional
+        Runway of each path of the plain run: adds ``runway_survival``, the survival curve
+        ``P(runway > t)`` for t = 0..H at the point estimate and of the mixture, with the
+        5–95 % band of the shrunk per-replicate curves (null when a replicate has fewer
+        than :data:`MIN_PATHS_PER_REPLICATE` paths).
 
     Returns
     -------
@@ -125,6 +158,19 @@ def parameter_risk(
             entry["range_5_95"] = [float(lo), float(hi)]
             entry["range_note"] = None
         out[key] = entry
+    if point_runway is not None:
+        runway = mixture["runway"]
+        band = (
+            survival_band(runway, groups, n_replicates, horizon)
+            if smallest >= MIN_PATHS_PER_REPLICATE
+            else None
+        )
+        out["runway_survival"] = {
+            "point": _survival(point_runway, horizon),
+            "mixture": _survival(runway, horizon),
+            "band_5": None if band is None else band[0].tolist(),
+            "band_95": None if band is None else band[1].tolist(),
+        }
     n = len(groups)
     out["replicates"] = n_replicates
     out["paths_per_replicate"] = smallest

@@ -104,6 +104,32 @@ def test_the_summary_reports_parameter_risk_against_the_point_estimate():
     assert risk["credit_loss_mean"]["share"] > 0
     assert risk["cash_end_mean"]["range_5_95"] is not None
 
+    curves = risk["runway_survival"]
+    plain = simulate(sc, paths=1000).per_path["runway"]
+    months = np.arange(sc.simulation.horizon_months + 1)
+    np.testing.assert_array_equal(curves["point"], [np.mean(plain > t) for t in months])
+    mixed = res.per_path["runway"]
+    np.testing.assert_array_equal(curves["mixture"], [np.mean(mixed > t) for t in months])
+    # with two replicates the band runs between the two shrunk curves, around the mixture
+    lo, hi = np.array(curves["band_5"]), np.array(curves["band_95"])
+    assert np.all(lo <= np.array(curves["mixture"]) + 1e-12)
+    assert np.all(np.array(curves["mixture"]) <= hi + 1e-12)
+    assert np.any(hi - lo > 0)
+
+
+def test_the_runway_plot_shows_the_point_curve_and_the_band():
+    from matplotlib.figure import Figure
+
+    from simulator.plots import plot_runway
+
+    sc = with_overrides(load_scenario(IFLYTEK), {"simulation.runoff_paths": 500})
+    res = simulate(sc, paths=1000, replicates=pd.DataFrame({"collections.multiplier": [0.8, 1.2]}))
+    ax = plot_runway(res, Figure().add_subplot())
+    labels = ax.get_legend().get_texts()
+    shown = {t.get_text() for t in labels}
+    assert {"P(runway > t) at the file's rates", "5–95 % over the rate replicates"} <= shown
+    assert "P(runway > t), with parameter risk" in shown
+
 
 @pytest.mark.parametrize(
     ("table", "words"),
@@ -126,3 +152,15 @@ def test_fewer_than_two_paths_a_replicate_is_refused():
     rows = replicate_rows(make(), pd.DataFrame({"collections.multiplier": [1.0] * 50}), "t")
     with pytest.raises(ScenarioError, match="need at least 100 paths"):
         simulate_paths(make({"simulation.paths": 99}), replicates=rows)
+
+
+def test_a_constant_figure_has_no_parameter_risk_and_no_warning():
+    """An event no path reaches (P(runway <= 12) = 0 on every path) has no spread at all."""
+    import warnings
+
+    groups = np.repeat(np.arange(5), 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = random_effects(np.zeros(50), groups, 5)
+    assert est["share"] == 0.0 and est["var_theta"] == 0.0
+    np.testing.assert_array_equal(est["shrunk"], 0.0)

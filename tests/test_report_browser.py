@@ -11,48 +11,18 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import IFLYTEK, ROOT
+from conftest import IFLYTEK, ROOT, chromium
 
 from simulator.cli import main
 from simulator.report import fmt_money, fmt_pct
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 WIDTH, HEIGHT = 1366, 768
 
 
 @pytest.fixture
 def browser(tmp_path):
-    for exe in (CHROMIUM, CHROMEDRIVER):
-        if not Path(exe).is_file():
-            pytest.fail(
-                f"{exe} is missing: install Debian's browser with "
-                "'apt-get update && apt-get install -y chromium chromium-driver' "
-                "(bash .ci/run does this)"
-            )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        f"--window-size={WIDTH},{HEIGHT}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = chromium(tmp_path / "chromium-profile", WIDTH, HEIGHT)
     try:
-        driver.set_window_size(WIDTH, HEIGHT)
         yield driver
     finally:
         driver.quit()

@@ -16,12 +16,15 @@ from .._format import (
     fmt_pm,
     fmt_se,
     fmt_seconds,
+    parameter_risk_rows,
 )
 from ._common import (
     EXIT_OK,
     UserError,
+    add_replicates_arg,
     add_scenario_args,
     check_out_folder,
+    load_replicates_args,
     load_scenario_args,
     message,
     print_json,
@@ -127,9 +130,31 @@ def format_summary(
         else f"  opening allowance       {fmt_money(s['allowance_opening'])}",
     ]
     lines += implied_lines(s)
+    lines += parameter_risk_lines(s)
     if out_dir is not None:
         lines += ["", f"Results written to {out_dir}/"]
     return "\n".join(lines)
+
+
+def parameter_risk_lines(s: dict[str, Any]) -> list[str]:
+    """Summary lines of a run with parameter replicates (DESIGN 2.14): each figure with its
+    value at the file's own rates, the 5–95 % band over replicates and the share of its
+    variance that comes from not knowing the rates."""
+    rows, notes = parameter_risk_rows(s)
+    if not rows:
+        return []
+    risk = s["parameter_risk"]
+    lines = [
+        "",
+        f"Parameter risk ({risk['replicates']:,} replicates of the rates, at least "
+        f"{risk['paths_per_replicate']:,} paths each; the figures above include it):",
+    ]
+    for label, mixture, point, band, share in rows:
+        lines.append(
+            f"  {label:<26} {mixture}; at the file's rates {point}; band {band}; "
+            f"{share} of its variance from the rates"
+        )
+    return lines + [f"  {note}" for note in notes]
 
 
 def implied_lines(s: dict[str, Any]) -> list[str]:
@@ -177,12 +202,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = check_out_folder(Path(args.out), args.force)
     else:
         out = check_out_folder(default_out_dir(args.scenario), False)
-    with progress_bar(scenario.simulation.paths, "simulating") as bar:
-        result = simulate(scenario, workers=args.workers, progress=bar.update)
+    replicates, rows = load_replicates_args(args, scenario, overrides)
+    steps = scenario.simulation.paths * (2 if replicates else 1)  # a plain run for the point
+    with progress_bar(steps, "simulating") as bar:
+        result = simulate(scenario, workers=args.workers, progress=bar.update, replicates=rows)
     written = writing(
         out,
         lambda: write_results(
-            result, out, force=args.force, scenario_file=args.scenario, overrides=overrides
+            result,
+            out,
+            force=args.force,
+            scenario_file=args.scenario,
+            overrides=overrides,
+            replicates_file=replicates,
         ),
     )
     summary = result.summary()
@@ -212,9 +244,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         for w in warnings:
             message(str(w))
+        book = "".join(
+            f", {len(entries):,} {what}{'s' if len(entries) != 1 else ''}"
+            for what, entries in (("segment", scenario.segments), ("debtor", scenario.debtors))
+            if entries
+        )
         print(
-            f"OK: {args.scenario}: {scenario.scenario.name!r}, {scenario.n_buckets} buckets, "
-            f"{sim.horizon_months} months, {sim.paths:,} paths"
+            f"OK: {args.scenario}: {scenario.scenario.name!r}, {scenario.n_buckets} buckets"
+            f"{book}, {sim.horizon_months} months, {sim.paths:,} paths"
         )
     return EXIT_OK
 
@@ -242,6 +279,7 @@ def add_parsers(sub: Any) -> None:
     run.add_argument("--out", help="results folder (default results/<stem>/<timestamp>/)")
     run.add_argument("--force", action="store_true", help="replace an existing --out folder")
     run.add_argument("--workers", type=int, help="threads (default: number of CPUs)")
+    add_replicates_arg(run)
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check a scenario file")

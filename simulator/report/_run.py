@@ -8,7 +8,15 @@ from typing import Any
 
 import pandas as pd
 
-from .._format import bound_text, finite, fmt_money, fmt_pct, fmt_se, fmt_seconds
+from .._format import (
+    bound_text,
+    finite,
+    fmt_money,
+    fmt_pct,
+    fmt_se,
+    fmt_seconds,
+    parameter_risk_rows,
+)
 from ..adequacy import unresolved_note
 from ._html import (
     ReportError,
@@ -180,6 +188,26 @@ def _ecl_table(df: pd.DataFrame) -> str:
     return html_table(df, [c for c in columns if c[0] in df.columns])
 
 
+def _parameter_risk_section(s: dict[str, Any]) -> str:
+    """How much of each figure comes from not knowing the rates (DESIGN 2.14), or nothing."""
+    rows, notes = parameter_risk_rows(s)
+    if not rows:
+        return ""
+    risk = s["parameter_risk"]
+    head = ["figure", "with parameter risk", "at the file's rates", "5–95 % band", "of variance"]
+    text = (
+        f"<p>The run drew the rates of each path from {risk['replicates']:,} replicates (at "
+        f"least {risk['paths_per_replicate']:,} paths each), so every figure above includes "
+        "parameter risk. The value at the file's own rates comes from a second run on the same "
+        "seed and paths; the band is the 5th to 95th percentile over replicates of each "
+        "replicate's value, shrunk towards the mean by its Monte Carlo noise; the last column "
+        "is the share of a path's variance that comes from the rates.</p>"
+    )
+    table = _rows_table(head, [[_esc(c) for c in row] for row in rows])
+    extra = "".join(f"<p><small>{_esc(n)}</small></p>" for n in notes)
+    return f"<h2>Parameter risk</h2>{text}{table}{extra}"
+
+
 def _results_body(folder: Path) -> tuple[str, str]:
     manifest = _read_json(folder / "manifest.json", folder)
     manifest = manifest if isinstance(manifest, dict) else {}
@@ -199,6 +227,7 @@ def _results_body(folder: Path) -> tuple[str, str]:
         f"(SE). Amounts in {_esc(unit)}.</p>",
         _rows_table(["metric", "estimate", "± SE"], _summary_rows(s)),
         _run_facts(manifest, s),
+        _parameter_risk_section(s),
         "<h2>Plots</h2>",
         _figures(folder, _PLOT_ORDER),
         "<h2>Provisions</h2>",

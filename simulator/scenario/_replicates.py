@@ -50,7 +50,14 @@ def read_replicates(path: str | Path) -> Any:
         raise ScenarioError(name, "-", f"cannot read the table: {exc}") from None
 
 
-def replicate_rows(scenario: Scenario, table: Any, source: str) -> list[dict[str, float]]:
+def _covers(key: str, column: str) -> bool:
+    """Whether setting field path ``key`` sets ``column`` (itself, or the list it indexes)."""
+    return column == key or column.startswith(key + "[")
+
+
+def replicate_rows(
+    scenario: Scenario, table: Any, source: str, conflicts: dict[str, str] | None = None
+) -> list[dict[str, float]]:
     """Check a replicates table against a scenario; return its rows as overrides.
 
     Parameters
@@ -60,6 +67,9 @@ def replicate_rows(scenario: Scenario, table: Any, source: str) -> list[dict[str
         One row per replicate; columns are field paths of hazard parameters (DESIGN 2.14).
     source : str
         The table's file (or a name), for messages ``FILE: row N: COLUMN: reason``.
+    conflicts : dict, optional
+        Field paths something else fixes, with what fixes them (e.g. ``{"collections.multiplier":
+        "--set"}``); a column among them is refused. The scenario's ECL overrides always are.
 
     Returns
     -------
@@ -70,7 +80,8 @@ def replicate_rows(scenario: Scenario, table: Any, source: str) -> list[dict[str
     ------
     ScenarioError
         A column that is not a hazard parameter of this scenario, a duplicate column, fewer
-        than 2 or more than 10,000 rows, a missing or non-numeric value, or a row whose values
+        than 2 or more than 10,000 rows, a column also set by ``conflicts`` or an ECL
+        scenario, a missing or non-numeric value, or a row whose values
         break the scenario's rules (the first problem).
     """
     columns = [str(c) for c in table.columns]
@@ -90,6 +101,18 @@ def replicate_rows(scenario: Scenario, table: Any, source: str) -> list[dict[str
                 )
             raise ScenarioError(source, col, reason)
         check_field_path(col, source)
+    fixed = dict(conflicts or {})
+    for ecl in scenario.ecl_scenarios or []:
+        for key in ecl.overrides:
+            fixed.setdefault(key, f"the ECL scenario {ecl.name!r}")
+    for col in columns:
+        for key, by in fixed.items():
+            if _covers(key, col):
+                raise ScenarioError(
+                    source,
+                    col,
+                    f"also set by {by} ({key}): a field varies by replicate or is fixed, not both",
+                )
     n = len(table)
     if not 2 <= n <= MAX_REPLICATES:
         raise ScenarioError(source, "-", f"needs 2 to {MAX_REPLICATES:,} rows, got {n:,}")
@@ -99,6 +122,13 @@ def replicate_rows(scenario: Scenario, table: Any, source: str) -> list[dict[str
         row = {}
         for col, value in zip(columns, values[i], strict=True):
             where = f"row {i + 1}: {col}"
+            if isinstance(value, str):  # a CSV column with a word in it is read as text
+                try:
+                    value = float(value)
+                except ValueError:
+                    raise ScenarioError(
+                        source, where, f"expected a number, got {value!r}"
+                    ) from None
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise ScenarioError(source, where, f"expected a number, got {value!r}")
             if not math.isfinite(value):
