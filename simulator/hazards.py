@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy import integrate, optimize, special
@@ -69,24 +71,37 @@ def default_hazard(p: np.ndarray, rho: float | np.ndarray, z: np.ndarray) -> np.
     return np.where(zero, pk, x) if zero.any() else x
 
 
-def _logistic(x: float) -> float:
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def logistic_normal_mean(alpha: float, beta: float) -> float:
-    """``E[logistic(alpha - beta Z)]`` for ``Z ~ N(0, 1)``, by adaptive quadrature."""
+def _integrand(z: float, alpha: float, beta: float) -> float:
+    """``logistic(alpha - beta z) · φ(z)``, what :func:`logistic_normal_mean` integrates.
+
+    Plain Python that numba also compiles (:mod:`simulator._integrand`): the two give the same
+    numbers bit for bit (the same operations in the same order, and libm's ``exp``).
+    """
+    x = alpha - beta * z
+    if x >= 0.0:
+        lg = 1.0 / (1.0 + math.exp(-x))
+    else:
+        e = math.exp(x)
+        lg = e / (1.0 + e)
+    return lg * math.exp(-0.5 * z * z) * _INV_SQRT_2PI
+
+
+def logistic_normal_mean(alpha: float, beta: float, *, integrand: Any = None) -> float:
+    """``E[logistic(alpha - beta Z)]`` for ``Z ~ N(0, 1)``, by adaptive quadrature.
+
+    ``integrand`` is the same integrand compiled for :func:`scipy.integrate.quad`
+    (:func:`simulator._integrand.compiled_integrand`): the same numbers, faster.
+    """
     if beta == 0.0 or not math.isfinite(alpha):
         return float(special.expit(alpha))
     val, _ = integrate.quad(
-        lambda z: _logistic(alpha - beta * z) * math.exp(-0.5 * z * z) * _INV_SQRT_2PI,
+        _integrand if integrand is None else integrand,
         -np.inf,
         np.inf,
+        args=(alpha, beta),
         epsabs=1e-14,
         epsrel=1e-12,
         limit=200,
@@ -94,30 +109,62 @@ def logistic_normal_mean(alpha: float, beta: float) -> float:
     return val
 
 
-def solve_alpha(c: np.ndarray, beta: float) -> np.ndarray:
+#: Solved ``alpha`` by ``(c_b, beta)``, for the process; beyond the size the oldest go first.
+_SOLVED: dict[tuple[float, float], float] = {}
+_SOLVED_MAX = 1 << 16
+#: From this many ``alpha`` to solve in one call, :func:`solve_alpha` takes the compiled
+#: integrand if given: loading numba costs about as much as solving a few hundred in Python.
+COMPILED_FROM = 256
+
+
+def solve_alpha(
+    c: np.ndarray,
+    beta: float | np.ndarray,
+    *,
+    compiled: Callable[[], Any] | None = None,
+) -> np.ndarray:
     """Solve ``E[logistic(alpha_b - beta Z)] = c_b`` for each bucket.
 
     Each ``(c_b, beta)`` is solved once per process and then remembered (the what-if page
-    recompiles a scenario on every change of a control that leaves the rates alone).
+    recompiles a scenario on every change of a control that leaves the rates alone; parameter
+    replicates compile the same rows in the engine and in the implied rates).
 
     Parameters
     ----------
-    c : ndarray, shape (K,)
-        Average monthly collection rates in [0, 1].
-    beta : float
-        Factor loading of collections, ``>= 0``.
+    c : ndarray, shape (K,) or (n, K)
+        Average monthly collection rates in [0, 1] (``n`` sets of K).
+    beta : float or ndarray, shape (n,)
+        Factor loading of collections, ``>= 0``: one, or one per set.
+    compiled : callable, optional
+        Returns the integrand compiled for quad
+        (:func:`simulator._integrand.compiled_integrand`), taken when at least
+        :data:`COMPILED_FROM` ``alpha`` are to be solved: the same answers, about ten times
+        faster once numba is loaded.
 
     Returns
     -------
-    ndarray, shape (K,)
+    ndarray, shape of ``c``
         ``alpha_b``; ``-inf`` where ``c_b = 0`` and ``+inf`` where ``c_b = 1``.
     """
     c = np.asarray(c, dtype=float)
-    return np.array([_alpha(float(cb), float(beta)) for cb in c.ravel()]).reshape(c.shape)
+    b = np.broadcast_to(np.asarray(beta, dtype=float)[..., None], c.shape)
+    keys = list(zip(c.ravel().tolist(), b.ravel().tolist(), strict=True))
+    found: dict[tuple[float, float], float] = {}
+    todo = []
+    for key in dict.fromkeys(keys):
+        if key in _SOLVED:
+            found[key] = _SOLVED[key]
+        else:
+            todo.append(key)
+    integrand = compiled() if compiled is not None and len(todo) >= COMPILED_FROM else None
+    for key in todo:
+        found[key] = _SOLVED[key] = _alpha(*key, integrand=integrand)
+        if len(_SOLVED) > _SOLVED_MAX:
+            del _SOLVED[next(iter(_SOLVED))]
+    return np.array([found[key] for key in keys]).reshape(c.shape)
 
 
-@functools.lru_cache(maxsize=4096)
-def _alpha(cb: float, beta: float) -> float:
+def _alpha(cb: float, beta: float, *, integrand: Any = None) -> float:
     """``alpha`` with ``E[logistic(alpha - beta Z)] = cb`` (one bucket of :func:`solve_alpha`)."""
     if cb <= 0.0:
         return -math.inf
@@ -125,17 +172,18 @@ def _alpha(cb: float, beta: float) -> float:
         return math.inf
     if beta == 0.0:
         return float(special.logit(cb))
+
+    @functools.cache  # brentq starts by evaluating the bracket the loops below found
+    def mean(a: float) -> float:
+        return logistic_normal_mean(a, beta, integrand=integrand)
+
     lo = special.logit(cb) - 2.0 * beta - 1.0
     hi = special.logit(cb) + 2.0 * beta + 1.0
-    while logistic_normal_mean(lo, beta) > cb:
+    while mean(lo) > cb:
         lo -= 2.0 * beta + 1.0
-    while logistic_normal_mean(hi, beta) < cb:
+    while mean(hi) < cb:
         hi += 2.0 * beta + 1.0
-    return float(
-        optimize.brentq(
-            lambda a: logistic_normal_mean(a, beta) - cb, lo, hi, xtol=1e-14, rtol=1e-14
-        )
-    )
+    return float(optimize.brentq(lambda a: mean(a) - cb, lo, hi, xtol=1e-14, rtol=1e-14))
 
 
 def collection_hazard(
