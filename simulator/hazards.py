@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -112,6 +113,7 @@ def logistic_normal_mean(alpha: float, beta: float, *, integrand: Any = None) ->
 #: Solved ``alpha`` by ``(c_b, beta)``, for the process; beyond the size the oldest go first.
 _SOLVED: dict[tuple[float, float], float] = {}
 _SOLVED_MAX = 1 << 16
+_SOLVED_LOCK = threading.Lock()
 #: From this many ``alpha`` to solve in one call, :func:`solve_alpha` takes the compiled
 #: integrand if given: loading numba costs about as much as solving a few hundred in Python.
 COMPILED_FROM = 256
@@ -158,9 +160,11 @@ def solve_alpha(
             todo.append(key)
     integrand = compiled() if compiled is not None and len(todo) >= COMPILED_FROM else None
     for key in todo:
-        found[key] = _SOLVED[key] = _alpha(*key, integrand=integrand)
-        if len(_SOLVED) > _SOLVED_MAX:
-            del _SOLVED[next(iter(_SOLVED))]
+        found[key] = _alpha(*key, integrand=integrand)
+        with _SOLVED_LOCK:  # threads compile scenarios too (the what-if page)
+            _SOLVED[key] = found[key]
+            if len(_SOLVED) > _SOLVED_MAX:
+                del _SOLVED[next(iter(_SOLVED))]
     return np.array([found[key] for key in keys]).reshape(c.shape)
 
 

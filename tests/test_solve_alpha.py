@@ -65,3 +65,12 @@ def test_replicates_compile_the_alpha_each_row_has_alone(monkeypatch):
         monkeypatch.setattr(hazards, "_SOLVED", {})  # solved again, one row: the Python route
         alone = compile_params(with_overrides(sc, rows[r]))
         np.testing.assert_array_equal(reps.alpha[r, 0], alone.alpha)
+
+
+def test_the_remembered_alpha_are_bounded_oldest_first(monkeypatch):
+    monkeypatch.setattr(hazards, "_SOLVED", {})
+    monkeypatch.setattr(hazards, "_SOLVED_MAX", 3)
+    c = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    alpha = hazards.solve_alpha(c, 0.5)
+    assert list(hazards._SOLVED) == [(0.3, 0.5), (0.4, 0.5), (0.5, 0.5)]
+    np.testing.assert_array_equal(alpha, [hazards._alpha(x, 0.5) for x in c])
