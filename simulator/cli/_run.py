@@ -234,10 +234,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     scenario, _ = load_scenario_args(args)
     sim = scenario.simulation
     warnings = scenario_warnings(scenario)
+    rows = None
+    if scenario.uncertainty is not None:  # the table is checked as a run would check it
+        from ..engine import check_replicate_paths
+        from ..scenario import read_replicates, replicate_rows, replicates_file
+
+        path = replicates_file(scenario)
+        rows = replicate_rows(scenario, read_replicates(path), str(path))
+        check_replicate_paths(scenario, rows)
     if args.json:
         doc = {
             "ok": True,
             "warnings": [str(w) for w in warnings],
+            "replicates": None if rows is None else len(rows),
             "scenario": scenario.model_dump(mode="json"),
         }
         print_json(doc)
@@ -249,6 +258,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             for what, entries in (("segment", scenario.segments), ("debtor", scenario.debtors))
             if entries
         )
+        if rows is not None:
+            book += f", {len(rows):,} parameter replicates"
         print(
             f"OK: {args.scenario}: {scenario.scenario.name!r}, {scenario.n_buckets} buckets"
             f"{book}, {sim.horizon_months} months, {sim.paths:,} paths"
