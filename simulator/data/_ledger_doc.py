@@ -420,7 +420,7 @@ def _book_tables(doc: Any, book: LedgerBook, edges: list[int], origin: str) -> N
             t = tomlkit.table()
             t["name"] = d.name
             t["label"] = d.label
-            t["balance"] = _round(d.balance)
+            t["balance"] = _round(d.balance, 10)
             t["age_months"] = d.age_months
             if d.segment is not None:
                 t["segment"] = d.segment
