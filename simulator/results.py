@@ -145,7 +145,6 @@ class SimulationResult:
     analytics_source: Callable[[Scenario], _Analytics] | None = field(
         default=None, repr=False, compare=False
     )
-    debtor_counts: np.ndarray | None = field(default=None, repr=False, compare=False)
     parameter_risk: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     replicates: list[dict[str, float]] | None = field(default=None, repr=False, compare=False)
     _analytics: Any = field(default=None, init=False, repr=False, compare=False)
@@ -188,7 +187,6 @@ class SimulationResult:
         """
         paths = scenario.simulation.paths
         per_path: dict[str, np.ndarray] = {}
-        counts = None
         count = 0
         moments = Moments()
         gathered, filled = None, 0
@@ -197,8 +195,6 @@ class SimulationResult:
                 per_path = {k: np.empty(paths, dtype=v.dtype) for k, v in blk.per_path.items()}
             for k, v in blk.per_path.items():
                 per_path[k][count : count + blk.n] = v
-            if getattr(blk, "debtor_counts", None) is not None:
-                counts = blk.debtor_counts.copy() if counts is None else counts + blk.debtor_counts
             moments.merge(blk.n, blk.mean, blk.m2)  # in block order
             if sample is None and blk.sample.shape[-1]:
                 if gathered is None:  # the sample is the first paths: this is the first block
@@ -227,7 +223,6 @@ class SimulationResult:
             trajectory,
             engine_version,
             analytics_source=analytics,
-            debtor_counts=counts,
         )
 
     @property
