@@ -27,7 +27,7 @@ from ._debtors import DebtorProbabilities, debtor_probabilities
 from ._exact import lifetime_loss
 from ._expected import expected_collection_hazard, expected_trajectory
 from ._inverse import DEFAULT_MAX_DEFAULT_RATE, STATUSES, Calibration, calibrate_default_rates
-from ._mixture import implied_rates_over_replicates
+from ._mixture import book_implied_over_replicates, implied_rates_over_replicates
 from ._runoff import implied_rates, runoff_implied_rates
 from ._segments import BookImplied, book_implied_rates
 
@@ -46,6 +46,7 @@ __all__ = [
     "DebtorProbabilities",
     "ImpliedRates",
     "absorbing_chain",
+    "book_implied_over_replicates",
     "book_implied_rates",
     "calibrate_default_rates",
     "chain_from_scenario",
