@@ -257,5 +257,5 @@ def test_debtor_probabilities_agree_with_the_engine(case: str, stat_seed: int) -
 def test_debtor_probabilities_refuse_a_persistent_factor_on_their_hazards() -> None:
     data = copy.deepcopy(_BOOK)
     data["debtors"] = [_DEBTORS[0]]
-    with pytest.raises(ValueError, match="debtors.plain: its probabilities are exact only"):
+    with pytest.raises(ValueError, match=r"debtors\.plain: its probabilities are exact only"):
         debtor_probabilities(_scenario(data))
