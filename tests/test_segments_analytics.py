@@ -7,17 +7,22 @@ exactly when the book has segments or debtors."""
 from __future__ import annotations
 
 import copy
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import tomlkit
 from conftest import z_fail
 from factories import BASE as PLAIN
 from test_segments_book import SEGMENTED, _split
 
 from simulator import simulate
+from simulator._format import fmt_money
 from simulator.analytic import book_implied_rates, debtor_probabilities, implied_rates
+from simulator.cli import main
 from simulator.scenario import Scenario, book_opening, scenario_from_dict, with_overrides
 
 
@@ -259,3 +264,48 @@ def test_debtor_probabilities_refuse_a_persistent_factor_on_their_hazards() -> N
     data["debtors"] = [_DEBTORS[0]]
     with pytest.raises(ValueError, match=r"debtors\.plain: its probabilities are exact only"):
         debtor_probabilities(_scenario(data))
+
+
+# ------------------------------------------------------------------------------------------------
+# What a run shows: the terminal, the plots, the report
+
+
+def test_run_prints_segments_and_concentration_and_saves_the_segment_plot(
+    in_tmp: Path, capsys
+) -> None:
+    (in_tmp / "book.toml").write_text(tomlkit.dumps(SEGMENTED), encoding="utf-8")
+    argv = ["run", "book.toml", "--paths", "400", "--out", "run"]
+    argv += ["--set", "simulation.runoff_paths=200"]
+    assert main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    s = json.loads((in_tmp / "run" / "summary.json").read_text())
+    gov = s["segments"]["gov"]
+    row = next(line for line in lines if line.strip().startswith("Governments"))
+    assert fmt_money(gov["credit_loss_p99"]) in row and fmt_money(gov["allowance_opening"]) in row
+    assert any(line.strip().startswith("ent ") for line in lines)
+    text = " ".join(out.split())
+    c = s["concentration"]
+    assert "Concentration: 3 named debtors hold 95.0" in text
+    assert fmt_money(c["credit_loss_p99_pool"]) + " for the pooled book alone" in text
+    assert any(line.strip().startswith("city_a") for line in lines)  # the debtor table
+    assert (in_tmp / "run" / "plots" / "segments.png").stat().st_size > 0
+
+    assert main(["report", "run", "--out", "page.html"]) == 0, capsys.readouterr().err
+    page = (in_tmp / "page.html").read_text(encoding="utf-8")
+    assert "<h2>Segments</h2>" in page and "<h2>Named debtors</h2>" in page
+    assert "Governments" in page and "co_c" in page and "plot segments" in page
+
+
+def test_plot_segments_labels_its_axes_and_refuses_a_book_without_segments() -> None:
+    from matplotlib.figure import Figure
+
+    from simulator.plots import plot_segments
+
+    result = simulate(_scenario(SEGMENTED, {"simulation.paths": 200}))
+    ax = plot_segments(result, Figure().add_subplot())
+    assert "CNY million" in ax.get_ylabel() and "months" in ax.get_xlabel()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Governments", "ent"]
+    plain = simulate(_scenario(PLAIN, {"simulation.paths": 200}))
+    with pytest.raises(ValueError, match="no \\[\\[segments\\]\\]"):
+        plot_segments(plain, Figure().add_subplot())
