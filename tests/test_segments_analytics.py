@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import tomlkit
-from conftest import z_fail
+from conftest import assert_one_line_error, z_fail
 from factories import BASE as PLAIN
 from test_segments_book import SEGMENTED, _split
 
@@ -309,3 +309,9 @@ def test_plot_segments_labels_its_axes_and_refuses_a_book_without_segments() -> 
     plain = simulate(_scenario(PLAIN, {"simulation.paths": 200}))
     with pytest.raises(ValueError, match="no \\[\\[segments\\]\\]"):
         plot_segments(plain, Figure().add_subplot())
+
+
+def test_implied_rates_command_refuses_a_segmented_book_in_one_line(in_tmp: Path, capsys) -> None:
+    (in_tmp / "book.toml").write_text(tomlkit.dumps(SEGMENTED), encoding="utf-8")
+    assert main(["implied-rates", "book.toml"]) == 2
+    assert_one_line_error(capsys.readouterr().err, "book.toml: segments:", "not solve")
