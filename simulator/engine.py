@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from ._kernel import run_chunk
+from ._kernel import WRITE_OFF_CODE, run_chunk
 from ._util import thread_map
 from .aging import AgingGrid
 from .params import (
@@ -44,6 +44,7 @@ from .scenario import Scenario, ScenarioError, with_overrides
 __all__ = [
     "BLOCK_SIZE",
     "ENGINE_VERSION",
+    "WRITE_OFF_CODE",
     "BlockOutput",
     "block_memory",
     "check_replicate_paths",
@@ -75,7 +76,6 @@ class BlockOutput:
     m2: np.ndarray  # (H+1, V) sums of squared deviations
     sample: np.ndarray  # (V, H+1, n_sample), possibly a view of the run's whole sample
     trace: dict[str, np.ndarray] | None = field(default=None)
-    debtor_counts: np.ndarray | None = field(default=None)  # (J, 3) lost, paid, paid in 12
 
 
 def run_block(
@@ -159,7 +159,7 @@ def run_block(
     pool_loss = np.zeros(n if J else 0)
     d_surv = np.ones((J, n))
     d_open = np.ones((J, n))
-    d_count = np.zeros((J, 3))
+    d_event = np.zeros((J, n))  # each debtor's event code per path (run_chunk)
 
     # month 0: every path holds the opening book
     v0 = k.month0(nv)
@@ -199,7 +199,7 @@ def run_block(
             rep, *k.replicate_args, prm.revenue_base, prm.volatility, prm.kappa, k.cash_rate,
             prm.fixed_outflow, prm.other_inflow, prm.cash_floor, H, dbt.segment, dbt.balance,
             dbt.own, dbt.default, k.d_thr, k.d_load, k.d_rho0, dbt.alpha, dbt.pay, dbt.beta,
-            dbt.bucket, k.d_rate_end, k.d_wo, d_u, d_surv, d_open, d_count, state, G,
+            dbt.bucket, k.d_rate_end, k.d_wo, d_u, d_surv, d_open, d_event, state, G,
             allowance, cash, runway, min_cash, tot_coll, tot_loss, seg_coll, seg_loss,
             pool_loss, shift, s1, s2, sample, at, n_sample, trace, *tr_args,
         )  # fmt: skip
@@ -220,6 +220,8 @@ def run_block(
         per_path[f"credit_loss_{segs[s].name}"] = seg_loss[s]
     if J:
         per_path["credit_loss_pool"] = pool_loss
+    for jd, name in enumerate(dbt.names):  # 0 open; t paid, -t defaulted in month t
+        per_path[f"debtor_{name}"] = d_event[jd].astype(np.int16)
     if reps is not None:
         per_path["replicate"] = rep.astype(np.int32)
     part = sample[:, :, at : at + n_sample]
@@ -230,7 +232,6 @@ def run_block(
         m2=m2,
         sample=part,
         trace=tr,
-        debtor_counts=d_count,
     )
 
 
@@ -373,7 +374,11 @@ def estimate_memory(scenario: Scenario, workers: int, *, executor: bool = False)
     sim = scenario.simulation
     grid = AgingGrid(scenario.buckets.edges_months, scenario.defaults.write_off_after_months)
     nv = n_monthly_values(scenario.n_buckets)
-    per_path = sim.paths * BYTES_PER_PATH
+    # the per-path columns of segments (2 each), the pooled book and debtors (int16 each), held
+    # about three times over like the others while the paths table is written
+    segments, debtors = len(scenario.segments or ()), len(scenario.debtors or ())
+    extra = 3 * (16 * segments + (8 if debtors else 0) + 2 * debtors)
+    per_path = sim.paths * (BYTES_PER_PATH + extra)
     sample = min(sim.paths, sim.trajectory_paths) * (sim.horizon_months + 1) * nv * 8
     runoff = _RUNOFF_BLOCK_BYTES + 2048 * 8 * 3 * grid.n_ages
     sample = sample * 5 // 2 if executor else sample * 3 // 2

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..hazards import calendar_months
 from ..params import compile_params
-from ..scenario import Scenario
+from ..scenario import Scenario, book_debtors, book_segments
 
 __all__ = [
     "MAX_RUNOFF_MONTHS",
@@ -124,11 +124,14 @@ def exact_rates_available(scenario: Scenario) -> bool:
     """Whether the implied rates of ``scenario`` have an exact answer (DESIGN 2.8).
 
     True when the months are independent (``factor.persistence = 0``) or neither collections
-    nor defaults depend on the factor (``factor_loading = 0`` and ``correlation = 0``).
+    nor defaults depend on the factor (``factor_loading = 0`` and ``correlation = 0``), in every
+    segment and for every named debtor (DESIGN 2.12, 2.13).
     """
-    return scenario.factor.persistence == 0.0 or (
-        scenario.collections.factor_loading == 0.0 and scenario.defaults.correlation == 0.0
-    )
+    if scenario.factor.persistence == 0.0:
+        return True
+    loadings = [(s.factor_loading, s.correlation) for s in book_segments(scenario)]
+    loadings += [(d.factor_loading, d.correlation) for d in book_debtors(scenario)]
+    return all(beta == 0.0 and rho == 0.0 for beta, rho in loadings)
 
 
 @dataclass(frozen=True)

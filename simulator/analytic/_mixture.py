@@ -10,9 +10,9 @@ import numpy as np
 
 from ..scenario import Scenario, with_overrides
 from ._book import RUNOFF_STREAM, ImpliedRates
-from ._runoff import implied_rates
+from ._segments import BookImplied, book_implied_rates
 
-__all__ = ["implied_rates_over_replicates"]
+__all__ = ["book_implied_over_replicates", "implied_rates_over_replicates"]
 
 #: Stream of the replicates' run-offs: row r's run-off draws from ``(RUNOFF_STREAM, 5, r)``.
 _REPLICATE_RUNOFF = 5
@@ -40,14 +40,22 @@ def implied_rates_over_replicates(
     -------
     ImpliedRates
     """
+    return book_implied_over_replicates(scenario, rows, workers=workers).book
+
+
+def book_implied_over_replicates(
+    scenario: Scenario, rows: list[dict[str, float]], *, workers: int | None = None
+) -> BookImplied:
+    """:func:`implied_rates_over_replicates` for a book of segments and debtors: the book's,
+    each segment's and each debtor's implied values, mixed the same way."""
     counts = Counter(tuple(sorted(row.items())) for row in rows)
     total = len(rows)
     paths = scenario.simulation.runoff_paths
-    parts = []
+    parts: list[tuple[float, BookImplied]] = []
     for index, (key, count) in enumerate(sorted(counts.items())):
         weight = count / total
         sub = with_overrides(scenario, dict(key))
-        imp = implied_rates(
+        imp = book_implied_rates(
             sub,
             paths=max(1, math.ceil(paths * weight)),
             stream=(RUNOFF_STREAM, _REPLICATE_RUNOFF, index),
@@ -55,6 +63,25 @@ def implied_rates_over_replicates(
         )
         parts.append((weight, imp))
     first = parts[0][1]
+    weights = [w for w, _ in parts]
+    return BookImplied(
+        book=_mix(scenario, weights, [imp.book for _, imp in parts], paths),
+        segments={
+            name: _mix(scenario, weights, [imp.segments[name] for _, imp in parts], paths)
+            for name in first.segments
+        },
+        debtor_names=first.debtor_names,
+        debtor_loss=sum(w * imp.debtor_loss for w, imp in parts),
+        debtor_loss_se=np.sqrt(sum((w * imp.debtor_loss_se) ** 2 for w, imp in parts)),
+    )
+
+
+def _mix(
+    scenario: Scenario, weights: list[float], imps: list[ImpliedRates], paths: int
+) -> ImpliedRates:
+    """The mixture of implied rates ``imps`` with ``weights``."""
+    parts = list(zip(weights, imps, strict=True))
+    first = imps[0]
 
     def mix(get) -> np.ndarray:
         return sum(w * np.asarray(get(imp), dtype=float) for w, imp in parts)
@@ -62,7 +89,7 @@ def implied_rates_over_replicates(
     def mix_se(get) -> np.ndarray:
         return np.sqrt(sum((w * np.asarray(get(imp), dtype=float)) ** 2 for w, imp in parts))
 
-    exact = all(imp.method == "exact" for _, imp in parts)
+    exact = all(imp.method == "exact" for imp in imps)
     return ImpliedRates(
         labels=first.labels,
         rates=mix(lambda i: i.rates),
@@ -79,6 +106,6 @@ def implied_rates_over_replicates(
         unresolved=float(mix(lambda i: i.unresolved)),
         unresolved_se=float(mix_se(lambda i: i.unresolved_se)),
         months_mean=None if exact else float(mix(lambda i: i.months_mean or 0.0)),
-        months_max=None if exact else max(i.months_max or 0 for _, i in parts),
+        months_max=None if exact else max(i.months_max or 0 for i in imps),
         stranded=first.stranded,
     )

@@ -194,3 +194,16 @@ def print_json(doc: Any) -> None:
 def message(text: str) -> None:
     """A message on stderr (what goes beside ``--json`` output)."""
     print(text, file=sys.stderr)
+
+
+def text_table(rows: list[list[str]], right: set[int]) -> list[str]:
+    """Rows of text cells as aligned lines: columns two spaces apart, those in ``right``
+    right-aligned."""
+    widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
+
+    def line(row: list[str]) -> str:
+        cells = zip(row, widths, strict=True)
+        text = [c.rjust(w) if j in right else c.ljust(w) for j, (c, w) in enumerate(cells)]
+        return "  ".join(text).rstrip()
+
+    return [line(r) for r in rows]

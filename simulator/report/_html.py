@@ -20,6 +20,8 @@ _PLOT_CAPTIONS = {
     "cash_fan": "Cash fan chart: median, 25–75 % and 5–95 % bands of the paths, the mean and the "
     "cash floor.",
     "aging": "Aging of the receivables book: mean gross receivables by bucket.",
+    "segments": "Receivables by segment: mean gross receivables of each segment, its named "
+    "debtors included.",
     "allowance": "Loss allowance (mean, with its 5–95 % band) and the cumulative provision charge; "
     "cumulative write-offs (credit losses) on the right axis.",
     "tornado": "Tornado chart: the change of the metric when each field moves down and up.",

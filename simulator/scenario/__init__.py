@@ -14,7 +14,15 @@ DESIGN 3.3 (:func:`resolve_field_path`, :func:`field_value`), e.g.
 ``segments.government.collections.multiplier`` or ``debtors.city_a.monthly_pay_probability[2]``.
 """
 
-from ._book import BookDebtor, BookOpening, BookSegment, book_debtors, book_opening, book_segments
+from ._book import (
+    BookDebtor,
+    BookOpening,
+    BookSegment,
+    book_debtors,
+    book_opening,
+    book_segments,
+    segment_scenario,
+)
 from ._errors import ScenarioError
 from ._files import MAX_FILE_BYTES, load_scenario, read_text_file
 from ._models import MONEY_LIMIT, Scenario, Uncertainty, default_labels, profile_bucket_sums
@@ -69,6 +77,7 @@ __all__ = [
     "scenario_hash",
     "scenario_toml",
     "scenario_warnings",
+    "segment_scenario",
     "update_scenario_text",
     "with_overrides",
 ]
