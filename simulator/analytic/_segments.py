@@ -223,29 +223,34 @@ def _segment_factor(
     return math.sqrt(w) * z + math.sqrt(1.0 - w) * v
 
 
-def _lump_runoff(book: _Book, age: int, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``L(age, 1)`` of a one-lump book on each path of factor ``y`` (601, n), and what remains
-    of the lump when the path stops (counted as lost), both ``(n,)``."""
-    n = y.shape[1]
-    survive, slowest, loss = np.ones(n), np.ones(n), np.zeros(n)
-    unresolved = np.zeros(n)
-    active = np.ones(n, dtype=bool)
-    lows = [lo for lo, _ in book.slices]
-    t_w = book.n_ages - age if book.write_off else -1  # the month it reaches the write-off age
+def _lumps_runoff(book: _Book, ages: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``L(age, 1)`` of lumps of one hazard set (``book``'s) at ``ages`` (G,), on each path of
+    factor ``y`` (601, n), and what remains of each when its path stops (counted as lost), both
+    ``(G, n)``. The hazards are evaluated once a month for every bucket, and each lump takes the
+    row of its age's bucket, so the cost hardly grows with the number of lumps."""
+    n, G = y.shape[1], len(ages)
+    survive, slowest, loss = np.ones((G, n)), np.ones((G, n)), np.zeros((G, n))
+    unresolved = np.zeros((G, n))
+    active = np.ones((G, n), dtype=bool)
+    lows = np.array([lo for lo, _ in book.slices])
+    # the month each lump reaches the write-off age (never without one)
+    t_w = book.n_ages - ages if book.write_off else np.full(G, -1)
     scales = book.scales(MAX_RUNOFF_MONTHS)
+    K = book.n_buckets
     for t in range(1, MAX_RUNOFF_MONTHS + 1):
-        a = min(age + t - 1, book.n_ages - 1)
-        b = int(np.searchsorted(lows, a, side="right")) - 1
-        d = np.broadcast_to(default_hazard(book.p[b : b + 1], book.rho, y[t])[0], (n,))
-        args = (book.c[b : b + 1], book.alpha[b : b + 1], book.beta, scales[t - 1], y[t])
-        h = np.broadcast_to(collection_hazard(*args, d[None, :])[0], (n,))
-        h0 = np.broadcast_to(collection_hazard(*args, np.zeros((1, n)))[0], (n,))
+        a = np.minimum(ages + t - 1, book.n_ages - 1)
+        b = np.searchsorted(lows, a, side="right") - 1
+        d_all = np.broadcast_to(default_hazard(book.p, book.rho, y[t]), (K, n))
+        args = (book.c, book.alpha, book.beta, scales[t - 1], y[t])
+        h_all = np.broadcast_to(collection_hazard(*args, d_all), (K, n))
+        h0_all = np.broadcast_to(collection_hazard(*args, np.zeros((K, 1))), (K, n))
+        d, h, h0 = d_all[b], h_all[b], h0_all[b]
         loss += np.where(active, survive * d, 0.0)
         survive = np.where(active, survive * np.maximum(1.0 - h - d, 0.0), survive)
         slowest = np.where(active, slowest * (1.0 - h0), slowest)
-        if t == t_w:  # written off at the end of this month
-            loss += np.where(active, survive, 0.0)
-            return loss, unresolved
+        off = active & (t == t_w)[:, None]  # written off at the end of this month
+        loss[off] += survive[off]
+        active &= ~off
         done = active & (slowest < RUNOFF_TOL)
         loss[done] += survive[done]
         unresolved[done] = survive[done]
@@ -255,6 +260,16 @@ def _lump_runoff(book: _Book, age: int, y: np.ndarray) -> tuple[np.ndarray, np.n
     loss[active] += survive[active]
     unresolved[active] = survive[active]
     return loss, unresolved
+
+
+def _lump_groups(parts: _Parts) -> list[list[int]]:
+    """The debtors grouped by their hazards (segment and own parameters), in order."""
+    groups: dict[tuple, list[int]] = {}
+    dbt = parts.debtors
+    for j, db in enumerate(parts.debtor_books):
+        key = (int(dbt.segment[j]), *db.c, *db.alpha, *db.p, db.beta, db.rho)
+        groups.setdefault(key, []).append(j)
+    return list(groups.values())
 
 
 def _runoff_block(
@@ -280,10 +295,13 @@ def _runoff_block(
         months.append(int(stop.max()))
     J = len(parts.debtor_books)
     d_loss, d_unres = np.zeros((J, n)), np.zeros((J, n))
-    for j, db in enumerate(parts.debtor_books):
-        lj, uj = _lump_runoff(db, int(parts.ages[j]), ys[int(parts.debtors.segment[j])])
-        d_loss[j] = parts.debtors.balance[j] * lj
-        d_unres[j] = parts.debtors.balance[j] * uj
+    for group in _lump_groups(parts):
+        first = parts.debtor_books[group[0]]
+        y = ys[int(parts.debtors.segment[group[0]])]
+        lj, uj = _lumps_runoff(first, parts.ages[group], y)
+        balance = parts.debtors.balance[group][:, None]
+        d_loss[group] = balance * lj
+        d_unres[group] = balance * uj
     _, book_rates = _book_values(parts, rates, d_loss)
     life = sum(seg_life) + d_loss.sum(axis=0)
     unres = sum(seg_unres) + d_unres.sum(axis=0)
