@@ -1,9 +1,10 @@
-"""The HTML report: one self-contained page for a results folder or a sweep folder.
+"""The HTML report: one self-contained page for a results, sweep or backtest folder.
 
-:func:`build_report` reads a folder written by ``arsim run`` (or by ``arsim sweep``, ``solve`` or
-``sensitivity``) and returns the text of one HTML page: inline CSS, the plots embedded as base64
-PNG, no script and nothing fetched from the network. Every piece of text taken from the folder is
-escaped. Writing the page is left to the caller (``arsim report`` writes it atomically).
+:func:`build_report` reads a folder written by ``arsim run`` (or by ``arsim sweep``, ``solve``,
+``sensitivity`` or ``backtest``) and returns the text of one HTML page: inline CSS, the plots
+embedded as base64 PNG, no script and nothing fetched from the network. Every piece of text taken
+from the folder is escaped. Writing the page is left to the caller (``arsim report`` writes it
+atomically).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import datetime as dt
 from pathlib import Path
 
 from .._format import fmt_money, fmt_pct
+from ..storage import BACKTEST_FORMAT
 from ..storage import FORMAT as RESULTS_FORMAT
+from ._backtest import _backtest_body
 from ._html import _CSS, ReportError, _esc, _read_json
 from ._run import _results_body
 from ._sweep import _sweep_body
@@ -21,12 +24,13 @@ __all__ = ["ReportError", "build_report", "fmt_money", "fmt_pct"]
 
 
 def build_report(folder: str | Path) -> str:
-    """The HTML report of a results folder or a sweep folder.
+    """The HTML report of a results, sweep or backtest folder.
 
     Parameters
     ----------
     folder : str or Path
-        A folder written by ``arsim run``, ``sweep``, ``solve`` or ``sensitivity``.
+        A folder written by ``arsim run``, ``sweep``, ``solve``, ``sensitivity`` or
+        ``backtest``.
 
     Returns
     -------
@@ -46,14 +50,17 @@ def build_report(folder: str | Path) -> str:
     elif (folder / "manifest.json").is_file():
         manifest = _read_json(folder / "manifest.json", folder)
         fmt = manifest.get("format") if isinstance(manifest, dict) else None
-        if fmt != RESULTS_FORMAT:
+        if fmt == BACKTEST_FORMAT:
+            name, body = _backtest_body(folder)
+        elif fmt == RESULTS_FORMAT:
+            name, body = _results_body(folder)
+        else:
             raise ReportError(folder, "manifest.json", f"unknown results format {fmt!r}")
-        name, body = _results_body(folder)
     else:
         raise ReportError(
             folder,
             "RESULTS_DIR",
-            "not an arsim results or sweep folder (no manifest.json or sweep.json)",
+            "not an arsim results, sweep or backtest folder (no manifest.json or sweep.json)",
         )
     from .._version import __version__
 
