@@ -205,3 +205,55 @@ def test_bad_rows_an_existing_folder_and_force(tmp_path, capsys):
     _refused(argv, capsys, "already exists; add --force")
     assert main([*argv, "--force"]) == 0
     verify_folder(out)
+
+
+@pytest.fixture
+def engine_with_replicates(monkeypatch):
+    """``simulate`` with the ``replicates`` keyword of DESIGN 2.14, standing in for the engine
+    that takes it: it records each table and runs the plain simulation (so the variant equals
+    the plain one here), which is enough to carry the backtest's parameter-risk path through."""
+    import simulator.api
+
+    real = simulator.api.simulate
+    tables = []
+
+    def simulate(scenario, *, replicates=None, **kw):
+        if replicates is not None:
+            tables.append(replicates)
+        return real(scenario, **kw)
+
+    monkeypatch.setattr(simulator.api, "simulate", simulate)
+    return tables
+
+
+def test_parameter_risk_with_an_engine_that_takes_replicates(engine_with_replicates, tmp_path,
+                                                             capsys):  # fmt: skip
+    assert parameter_risk_available()
+    out = tmp_path / "b"
+    argv = ["backtest", str(LEDGER), "--origins", "2023-06-30,2023-12-31", "--horizon", "12",
+            "--base", str(IFLYTEK), "--parameter-risk", "--bootstrap", "20", "--time-blocks",
+            "12", "--paths", "256", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "with parameter risk" in text and "fitted rates as known" in text
+    tables = engine_with_replicates
+    assert len(tables) == 2  # one per origin
+    assert list(tables[0].columns) == [
+        *(f"collections.monthly_rate[{b}]" for b in range(6)),
+        *(f"defaults.monthly_rate[{b}]" for b in range(6)),
+    ]
+    assert len(tables[0]) == 20
+    doc = json.loads((out / "backtest.json").read_text())
+    assert doc["variants"] == ["plain", "parameter_risk"] and doc["bootstrap"] == 20
+    assert (
+        doc["metrics"]["parameter_risk"]["collections_12m"]["all"]["n"] == 1
+    )  # 9 months after 2023-12
+    html_out = tmp_path / "page.html"
+    assert main(["report", str(out), "--out", str(html_out)]) == 0
+    assert "with parameter risk (the fit" in html_out.read_text()
+    # a --set of a rate the replicates vary, and too few paths, are refused
+    for extra, fragment in (
+        (["--set", "collections.monthly_rate[1]=0.05"], "the replicates of --parameter-risk"),
+        (["--paths", "30"], "--paths: --parameter-risk needs at least twice"),
+    ):
+        _refused([*argv, "--force", *extra], capsys, fragment)

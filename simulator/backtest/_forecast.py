@@ -167,7 +167,7 @@ def _naive_rates(fit: LedgerFit) -> tuple[np.ndarray, np.ndarray, list[str]]:
         if not (ec > 0 and ep > 0):
             notes.append(
                 f"naive forecast: no exposure in {ex.labels[b]} over the last {NAIVE_PAIRS} "
-                "month-end pairs; the whole window's rate is used"
+                "month-end pairs; it takes the fitted rate there"
             )
     c = np.where(np.isfinite(c), c, np.where(np.isfinite(fit.raw_c), fit.raw_c, fit.c))
     p = np.where(np.isfinite(p), p, fit.p)
@@ -349,8 +349,8 @@ def check_parameter_risk(options: BacktestOptions, source: str) -> None:
     Raises
     ------
     BacktestError
-        If the engine takes no replicates yet, or the paths are fewer than twice the
-        replicates (DESIGN 2.14).
+        If the engine takes no replicates yet, the paths are fewer than twice the replicates
+        (DESIGN 2.14), or ``--set`` changes a rate the replicates vary.
     """
     if not options.parameter_risk:
         return
@@ -363,6 +363,13 @@ def check_parameter_risk(options: BacktestOptions, source: str) -> None:
         )
     if options.bootstrap < 2:
         raise BacktestError(source, "--bootstrap", "--parameter-risk needs 2 or more replicates")
+    for path in options.overrides:
+        if path.startswith(("collections.monthly_rate", "defaults.monthly_rate")):
+            raise BacktestError(
+                source,
+                f"--set {path}",
+                "the replicates of --parameter-risk vary this field; leave it to the fit",
+            )
     if options.paths < 2 * options.bootstrap:
         raise BacktestError(
             source,

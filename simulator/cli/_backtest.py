@@ -182,10 +182,11 @@ def backtest_text(doc: dict[str, Any], written: Path | None, n_plots: int) -> st
         )
     else:
         f = doc["factor"]
-        lines.append(
+        lines += [
             f"Base {doc['base']['file']}: factor loading {f['factor_loading']:g}, correlation "
-            f"{f['correlation']:g}, persistence {f['persistence']:g}; buckets {edges} months."
-        )
+            f"{f['correlation']:g}, persistence {f['persistence']:g};",
+            f"buckets {edges} months.",
+        ]
     if doc["point_forecast"]:
         lines += [
             "Every path is the same (a point forecast): its intervals have no width, so its "
