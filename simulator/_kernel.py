@@ -224,6 +224,48 @@ def _hazards(y, m, rho_zero, pb, thr, load, raw_c, a_b, beta, scale, db, hb, fb)
         fb[p] = max(1.0 - hb[p] - db[p], 0.0)
 
 
+@nb.njit(inline="always")
+def _hazards_each(
+    y, m, rho_mode, rz, pb, thr, load, beta_mode, raw_c, a_b, beta, scale, db, hb, fb
+):
+    """:func:`_hazards` with parameters that differ by path (parameter replicates, 2.14).
+
+    ``rho_mode`` / ``beta_mode``: 0 when every path's ``rho`` / ``beta`` is 0, 1 when none is,
+    2 when mixed (then ``rz`` says, per path, whether its ``rho`` is 0, and ``beta`` is looked
+    at per path). The arithmetic of each path is :func:`_hazards`' with its own parameters, so a
+    path whose parameters are the scenario's gets the plain run's numbers bit for bit.
+    """
+    if rho_mode == 0:
+        for p in range(m):
+            db[p] = pb[p]
+    elif rho_mode == 1:
+        for p in range(m):
+            db[p] = _ndtr(thr[p] + load[p] * y[p])
+    else:
+        for p in range(m):
+            db[p] = pb[p] if rz[p] else _ndtr(thr[p] + load[p] * y[p])
+    if beta_mode == 0:
+        for p in range(m):
+            raw = scale[p] * raw_c[p]
+            cap = 1.0 - db[p]
+            hb[p] = raw if raw < cap else cap
+    elif beta_mode == 1:
+        for p in range(m):
+            raw = scale[p] / (_exp(beta[p] * y[p] - a_b[p]) + 1.0)
+            cap = 1.0 - db[p]
+            hb[p] = raw if raw < cap else cap
+    else:
+        for p in range(m):
+            if beta[p] == 0.0:
+                raw = scale[p] * raw_c[p]
+            else:
+                raw = scale[p] / (_exp(beta[p] * y[p] - a_b[p]) + 1.0)
+            cap = 1.0 - db[p]
+            hb[p] = raw if raw < cap else cap
+    for p in range(m):
+        fb[p] = max(1.0 - hb[p] - db[p], 0.0)
+
+
 @nb.njit(nogil=True, cache=True, error_model="numpy")
 def run_chunk(
     t0,
@@ -251,6 +293,18 @@ def run_chunk(
     hi_b,
     write_off,
     r,
+    rep,
+    rp_pdef,
+    rp_thr,
+    rp_load,
+    rp_rho0,
+    rp_alpha,
+    rp_c,
+    rp_beta,
+    rp_mult,
+    season,
+    rho_mode,
+    beta_mode,
     rev_base,
     volatility,
     kappa,
@@ -315,6 +369,11 @@ def run_chunk(
     (``seg_v[s]``, advanced like ``Z`` with ``seg_noise[s]``); ``seg_w[s] < 0`` marks the
     implicit segment, whose hazards use ``Z`` itself.
 
+    Parameter replicates (2.14): when ``rep`` (n,) is not empty, path ``p`` takes the hazard
+    parameters of replicate ``rep[p]``: rows of ``rp_*`` ((R, S, K) or (R, S)) replace the
+    segments' ``p_def``, ``threshold``, ``loading``, ``rho_zero``, ``alpha``, ``c_rate``,
+    ``beta``, and the collection scale is ``rp_mult[r, s] · season[s, t − 1]``.
+
     Credit billings enter age 0: ``billing[s] · Rev_t`` (``sigma`` times the segment's share),
     or ``share[s] · billed[t − 1]`` when the realized billings ``billed`` (H,) are given
     (DESIGN 2.15; empty otherwise).
@@ -366,6 +425,17 @@ def run_chunk(
     cs_t = np.empty(T)  # a segment's collections and credit loss this month
     ds_t = np.empty(T)
     dscr = np.empty((5, T))  # a debtor's own hazards and its events this month
+    n_rep = rep.shape[0]
+    e_n = n_seg if n_rep > 0 else 0  # the tile's per-path parameters (replicates only)
+    e_pdef = np.empty((e_n, K, T))
+    e_thr = np.empty((e_n, K, T))
+    e_alpha = np.empty((e_n, K, T))
+    e_c = np.empty((e_n, K, T))
+    e_load = np.empty((e_n, T))
+    e_rz = np.empty((e_n, T), dtype=np.bool_)
+    e_beta = np.empty((e_n, T))
+    e_mult = np.empty((e_n, T))
+    e_scale = np.empty(T)
     for p0 in range(0, n, T):
         m = min(T, n - p0)
         for s in range(n_seg):
@@ -382,6 +452,19 @@ def run_chunk(
                     vs[s, p] = seg_v[s, p0 + p]
         for p in range(m):
             zt[p] = z[p0 + p]
+        if n_rep > 0:  # this tile's paths' parameters, from their replicates
+            for p in range(m):
+                rr = rep[p0 + p]
+                for s in range(n_seg):
+                    e_load[s, p] = rp_load[rr, s]
+                    e_rz[s, p] = rp_rho0[rr, s]
+                    e_beta[s, p] = rp_beta[rr, s]
+                    e_mult[s, p] = rp_mult[rr, s]
+                    for b in range(K):
+                        e_pdef[s, b, p] = rp_pdef[rr, s, b]
+                        e_thr[s, b, p] = rp_thr[rr, s, b]
+                        e_alpha[s, b, p] = rp_alpha[rr, s, b]
+                        e_c[s, b, p] = rp_c[rr, s, b]
         for j in range(M):
             t = t0 + j + 1
             base = M - j  # row of age 0 before this month's ageing, within a window
@@ -421,12 +504,24 @@ def run_chunk(
                 elif J > 0:
                     for p in range(m):
                         ys[s, p] = zt[p]
-                scale = coll_scale[s, t - 1]
-                for b in range(K):
-                    _hazards(
-                        y, m, rho_zero[s], p_def[s, b], threshold[s, b], loading[s],
-                        c_rate[s, b], alpha[s, b], beta[s], scale, d[s, b], h[s, b], f[s, b],
-                    )  # fmt: skip
+                if n_rep > 0:
+                    sea = season[s, t - 1]
+                    for p in range(m):
+                        e_scale[p] = e_mult[s, p] * sea
+                    for b in range(K):
+                        _hazards_each(
+                            y, m, rho_mode, e_rz[s], e_pdef[s, b], e_thr[s, b], e_load[s],
+                            beta_mode, e_c[s, b], e_alpha[s, b], e_beta[s], e_scale, d[s, b],
+                            h[s, b], f[s, b],
+                        )  # fmt: skip
+                else:
+                    scale = coll_scale[s, t - 1]
+                    for b in range(K):
+                        _hazards(
+                            y, m, rho_zero[s], p_def[s, b], threshold[s, b], loading[s],
+                            c_rate[s, b], alpha[s, b], beta[s], scale, d[s, b], h[s, b],
+                            f[s, b],
+                        )  # fmt: skip
                 for b in range(K):
                     hb = h[s, b]
                     gb = gseg[s * K + b]

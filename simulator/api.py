@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
 
 from .engine import simulate_paths
 from .provisioning import analyse
 from .results import SimulationResult
-from .scenario import Scenario
+from .scenario import Scenario, load_scenario, read_replicates, replicate_rows, with_overrides
+from .uncertainty import parameter_risk
 
 __all__ = ["simulate"]
 
 
+def _rows(scenario: Scenario, replicates: Any) -> list[dict[str, float]]:
+    """Replicates given as a file, a DataFrame or rows of overrides, checked."""
+    if isinstance(replicates, str | Path):
+        return replicate_rows(scenario, read_replicates(replicates), str(replicates))
+    if isinstance(replicates, list):
+        import pandas as pd
+
+        return replicate_rows(scenario, pd.DataFrame(replicates), "<replicates>")
+    return replicate_rows(scenario, replicates, "<replicates>")
+
+
 def simulate(
-    scenario: Scenario,
+    scenario: Scenario | str | Path,
     *,
     seed: int | None = None,
     paths: int | None = None,
     workers: int | None = None,
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
+    replicates: Any = None,
 ) -> SimulationResult:
     """Run the Monte Carlo simulation of a scenario.
 
@@ -30,8 +46,8 @@ def simulate(
 
     Parameters
     ----------
-    scenario : Scenario
-        A validated scenario (:func:`simulator.load_scenario`).
+    scenario : Scenario, str or Path
+        A validated scenario (:func:`simulator.load_scenario`), or the path of a scenario file.
     seed : int, optional
         Overrides ``simulation.seed``.
     paths : int, optional
@@ -42,6 +58,12 @@ def simulate(
         Where blocks run. Results are identical whatever the executor (DESIGN 2.10).
     progress : callable, optional
         Called with the number of paths of each finished block.
+    replicates : str, Path, pandas.DataFrame or list of dict, optional
+        Parameter replicates (DESIGN 2.14): a table whose columns are field paths of hazard
+        parameters, one row per replicate. Path ``n`` runs with replicate ``π[n mod R]``, so
+        every figure includes parameter risk; a second, plain run on the same seed and paths
+        gives each figure's value at the scenario's own rates, and the summary's
+        ``parameter_risk`` says how much of the spread the rates explain.
 
     Returns
     -------
@@ -51,13 +73,39 @@ def simulate(
     ------
     ResourceError
         If the run would need more memory than this machine has.
+    ScenarioError
+        If the replicates table is not valid for this scenario, or there are fewer than 2R
+        paths.
     """
-    return simulate_paths(
+    if isinstance(scenario, str | Path):
+        scenario = load_scenario(scenario)
+    overrides = {}
+    if seed is not None:
+        overrides["simulation.seed"] = seed
+    if paths is not None:
+        overrides["simulation.paths"] = paths
+    if overrides:
+        scenario = with_overrides(scenario, overrides)
+    if replicates is None:
+        return simulate_paths(
+            scenario, workers=workers, executor=executor, progress=progress, analytics=analyse
+        )
+    rows = _rows(scenario, replicates)
+    mixture = simulate_paths(
         scenario,
-        seed=seed,
-        paths=paths,
         workers=workers,
         executor=executor,
         progress=progress,
-        analytics=analyse,
+        analytics=functools.partial(analyse, replicates=rows),
+        replicates=rows,
     )
+    point = simulate_paths(scenario, workers=workers, executor=executor, progress=progress)
+    mixture.replicates = rows
+    mixture.parameter_risk = parameter_risk(
+        mixture.per_path,
+        point.summary(analytics=False),
+        len(rows),
+        mixture.horizon,
+        point_runway=point.per_path["runway"],
+    )
+    return mixture

@@ -39,13 +39,14 @@ from .params import (
 )
 from .resources import check_memory
 from .results import SimulationResult
-from .scenario import Scenario, with_overrides
+from .scenario import Scenario, ScenarioError, with_overrides
 
 __all__ = [
     "BLOCK_SIZE",
     "ENGINE_VERSION",
     "BlockOutput",
     "block_memory",
+    "check_replicate_paths",
     "estimate_memory",
     "run_block",
     "simulate_paths",
@@ -134,6 +135,11 @@ def run_block(
         d_u[jd] = 1.0 - _stream(seed, block_index, DEBTOR_STREAM, key).random(BLOCK_SIZE)[:n]
 
     k = _KernelBook(prm)
+    reps = prm.replicates
+    if reps is None:
+        rep = np.empty(0, dtype=np.int64)
+    else:  # path n of the run takes replicate perm[n mod R] (DESIGN 2.14)
+        rep = reps.perm[(block_index * BLOCK_SIZE + np.arange(n)) % reps.n]
     state = np.empty((k.age_off[-1], n))
     G = np.empty((n_seg * K, n))
     for s, seg in enumerate(segs):
@@ -190,12 +196,12 @@ def run_block(
             t0, m, z, prm.phi, noise, seg_v, seg_noise, k.seg_w, k.rho_zero, k.p_def,
             k.threshold, k.loading, k.alpha, k.c_rate, k.beta, k.coll_scale, k.billing,
             k.share, prm.credit_billings, k.age_off, k.n_age, k.lo_b, k.hi_b, k.write_off, k.r,
-            prm.revenue_base, prm.volatility, prm.kappa, k.cash_rate, prm.fixed_outflow,
-            prm.other_inflow, prm.cash_floor, H, dbt.segment, dbt.balance, dbt.own, dbt.default,
-            k.d_thr, k.d_load, k.d_rho0, dbt.alpha, dbt.pay, dbt.beta, dbt.bucket, k.d_rate_end,
-            k.d_wo, d_u, d_surv, d_open, d_count, state, G, allowance, cash, runway,
-            min_cash, tot_coll, tot_loss, seg_coll, seg_loss, pool_loss, shift, s1, s2,
-            sample, at, n_sample, trace, *tr_args,
+            rep, *k.replicate_args, prm.revenue_base, prm.volatility, prm.kappa, k.cash_rate,
+            prm.fixed_outflow, prm.other_inflow, prm.cash_floor, H, dbt.segment, dbt.balance,
+            dbt.own, dbt.default, k.d_thr, k.d_load, k.d_rho0, dbt.alpha, dbt.pay, dbt.beta,
+            dbt.bucket, k.d_rate_end, k.d_wo, d_u, d_surv, d_open, d_count, state, G,
+            allowance, cash, runway, min_cash, tot_coll, tot_loss, seg_coll, seg_loss,
+            pool_loss, shift, s1, s2, sample, at, n_sample, trace, *tr_args,
         )  # fmt: skip
 
     mean = shift + s1 / n
@@ -214,6 +220,8 @@ def run_block(
         per_path[f"credit_loss_{segs[s].name}"] = seg_loss[s]
     if J:
         per_path["credit_loss_pool"] = pool_loss
+    if reps is not None:
+        per_path["replicate"] = rep.astype(np.int32)
     part = sample[:, :, at : at + n_sample]
     return BlockOutput(
         n=n,
@@ -269,6 +277,20 @@ class _KernelBook:
             if 1 <= month <= prm.horizon:
                 self.d_wo[jd, month - 1] = 1.0
         self.segs, self.dbt, self.K = segs, dbt, K
+        reps = prm.replicates
+        season = np.stack([seg.season for seg in segs])
+        if reps is None:
+            empty3, empty2 = np.empty((0, len(segs), K)), np.empty((0, len(segs)))
+            self.replicate_args = (
+                empty3, empty3, empty2, np.empty((0, len(segs)), dtype=bool), empty3, empty3,
+                empty2, empty2, season, 0, 0,
+            )  # fmt: skip
+        else:
+            self.replicate_args = (
+                reps.default_rate, reps.threshold, reps.loading, reps.rho_zero, reps.alpha,
+                reps.collection_rate, reps.beta, reps.multiplier, season, reps.rho_mode,
+                reps.beta_mode,
+            )  # fmt: skip
         self.allowance0 = float(
             sum(float(seg.provision_rates @ seg.opening_gross) for seg in segs)
             + sum(dbt.rate[:, 0] * dbt.balance)
@@ -358,6 +380,24 @@ def estimate_memory(scenario: Scenario, workers: int, *, executor: bool = False)
     return per_path + sample + workers * (block_memory(scenario) + runoff)
 
 
+def check_replicate_paths(scenario: Scenario, replicates: list[dict[str, float]] | None) -> None:
+    """Refuse a run with fewer than two paths a parameter replicate (DESIGN 2.14).
+
+    Raises
+    ------
+    ScenarioError
+        ``FILE: simulation.paths: R parameter replicates need at least 2R paths, got N``.
+    """
+    paths = scenario.simulation.paths
+    if replicates and paths < 2 * len(replicates):
+        raise ScenarioError(
+            scenario.source,
+            "simulation.paths",
+            f"{len(replicates):,} parameter replicates need at least {2 * len(replicates):,} "
+            f"paths, got {paths:,}",
+        )
+
+
 def simulate_paths(
     scenario: Scenario,
     *,
@@ -367,6 +407,7 @@ def simulate_paths(
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
     analytics: Callable[[Scenario], Any] | None = None,
+    replicates: list[dict[str, float]] | None = None,
 ) -> SimulationResult:
     """Run the Monte Carlo simulation of a scenario (the engine alone; users call
     :func:`simulator.simulate`, which also hands the result its analytics).
@@ -388,6 +429,9 @@ def simulate_paths(
     analytics : callable, optional
         Called with the scenario that ran when the result's summary first needs the implied
         rates and ECL (:meth:`SimulationResult.analytics`).
+    replicates : list of dict, optional
+        Parameter replicates (DESIGN 2.14), checked (:func:`simulator.scenario.replicate_rows`):
+        path ``n`` runs with row ``perm[n mod R]``. Needs at least 2R paths.
 
     Returns
     -------
@@ -414,12 +458,13 @@ def simulate_paths(
         "this run",
         "use fewer paths, trajectory paths or months",
     )
+    check_replicate_paths(scenario, replicates)
     start = time.perf_counter()
-    prm = compile_params(scenario)
+    prm = compile_params(scenario, replicates)
     n_sample = min(sim.paths, sim.trajectory_paths)
 
     # in this process the blocks write straight into one sample; elsewhere they return theirs
-    nv = n_monthly_values(scenario.n_buckets)
+    nv = n_monthly_values(scenario.n_buckets, prm.n_segment_rows)
     sample = None if executor is not None else np.empty((nv, sim.horizon_months + 1, n_sample))
 
     def task(i: int) -> BlockOutput:

@@ -6,6 +6,7 @@ engine, one block of paths at a time.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -81,6 +82,9 @@ def logistic_normal_mean(alpha: float, beta: float) -> float:
 def solve_alpha(c: np.ndarray, beta: float) -> np.ndarray:
     """Solve ``E[logistic(alpha_b - beta Z)] = c_b`` for each bucket.
 
+    Each ``(c_b, beta)`` is solved once per process and then remembered (the what-if page
+    recompiles a scenario on every change of a control that leaves the rates alone).
+
     Parameters
     ----------
     c : ndarray, shape (K,)
@@ -94,25 +98,29 @@ def solve_alpha(c: np.ndarray, beta: float) -> np.ndarray:
         ``alpha_b``; ``-inf`` where ``c_b = 0`` and ``+inf`` where ``c_b = 1``.
     """
     c = np.asarray(c, dtype=float)
-    out = np.empty_like(c)
-    for i, cb in enumerate(c):
-        if cb <= 0.0:
-            out[i] = -np.inf
-        elif cb >= 1.0:
-            out[i] = np.inf
-        elif beta == 0.0:
-            out[i] = special.logit(cb)
-        else:
-            lo = special.logit(cb) - 2.0 * beta - 1.0
-            hi = special.logit(cb) + 2.0 * beta + 1.0
-            while logistic_normal_mean(lo, beta) > cb:
-                lo -= 2.0 * beta + 1.0
-            while logistic_normal_mean(hi, beta) < cb:
-                hi += 2.0 * beta + 1.0
-            out[i] = optimize.brentq(
-                lambda a, cb=cb: logistic_normal_mean(a, beta) - cb, lo, hi, xtol=1e-14, rtol=1e-14
-            )
-    return out
+    return np.array([_alpha(float(cb), float(beta)) for cb in c.ravel()]).reshape(c.shape)
+
+
+@functools.lru_cache(maxsize=4096)
+def _alpha(cb: float, beta: float) -> float:
+    """``alpha`` with ``E[logistic(alpha - beta Z)] = cb`` (one bucket of :func:`solve_alpha`)."""
+    if cb <= 0.0:
+        return -math.inf
+    if cb >= 1.0:
+        return math.inf
+    if beta == 0.0:
+        return float(special.logit(cb))
+    lo = special.logit(cb) - 2.0 * beta - 1.0
+    hi = special.logit(cb) + 2.0 * beta + 1.0
+    while logistic_normal_mean(lo, beta) > cb:
+        lo -= 2.0 * beta + 1.0
+    while logistic_normal_mean(hi, beta) < cb:
+        hi += 2.0 * beta + 1.0
+    return float(
+        optimize.brentq(
+            lambda a: logistic_normal_mean(a, beta) - cb, lo, hi, xtol=1e-14, rtol=1e-14
+        )
+    )
 
 
 def collection_hazard(

@@ -3,15 +3,24 @@ and the monthly variables every path tracks, with the row each one has in the ke
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from .aging import AgingGrid
 from .hazards import calendar_months, solve_alpha
-from .scenario import BookDebtor, BookSegment, Scenario, book_debtors, book_segments
+from .scenario import (
+    BookDebtor,
+    BookSegment,
+    Scenario,
+    book_debtors,
+    book_segments,
+    with_overrides,
+)
 
 __all__ = [
     "GROSS_ROW",
@@ -27,6 +36,7 @@ __all__ = [
     "ROW_WRITE_OFFS",
     "DebtorParams",
     "ModelParams",
+    "ReplicateParams",
     "SegmentParams",
     "compile_params",
     "n_monthly_values",
@@ -56,6 +66,8 @@ ROW_DEFAULTS = MONTHLY_VARS.index("defaults")
 ROW_WRITE_OFFS = MONTHLY_VARS.index("write_offs")
 ROW_CHARGE = MONTHLY_VARS.index("charge")
 ROW_REVENUE = MONTHLY_VARS.index("revenue")
+#: The stream of the replicates' permutation (DESIGN 2.14).
+REPLICATE_STREAM = 5
 #: Row of the first bucket's gross balance among the monthly values.
 GROSS_ROW = len(MONTHLY_VARS)
 
@@ -90,6 +102,8 @@ class SegmentParams:
     default_rate: np.ndarray  # p_b (K,)
     rho: float
     collection_scale: np.ndarray  # m · m_s · s_cal(t), (H,)
+    season: np.ndarray  # s_cal(t), (H,)
+    multiplier: float  # m · m_s
     billing_share: float
     factor_weight: float
     stream: int  # stream_key(name)
@@ -120,6 +134,65 @@ class DebtorParams:
 
 
 @dataclass(frozen=True)
+class ReplicateParams:
+    """Parameter replicates (DESIGN 2.14): R sets of the segments' hazard parameters.
+
+    Path ``n`` (its index in the run) takes replicate ``perm[n mod R]``. Arrays are (R, S, K)
+    or (R, S); ``rho_mode`` and ``beta_mode`` are 0 when every replicate's ``rho`` / ``beta``
+    is 0, 1 when none is, 2 when mixed.
+    """
+
+    perm: np.ndarray
+    default_rate: np.ndarray
+    threshold: np.ndarray
+    loading: np.ndarray
+    rho_zero: np.ndarray
+    alpha: np.ndarray
+    collection_rate: np.ndarray
+    beta: np.ndarray
+    multiplier: np.ndarray
+    rho_mode: int
+    beta_mode: int
+
+    @property
+    def n(self) -> int:
+        """Number of replicates R."""
+        return len(self.perm)
+
+
+def _mode(zero: np.ndarray) -> int:
+    return 0 if zero.all() else 1 if not zero.any() else 2
+
+
+def replicate_params(rows: list[ModelParams], seed: int) -> ReplicateParams:
+    """The hazard parameters of compiled replicate scenarios, stacked (one per row).
+
+    ``perm`` is ``Generator(PCG64(SeedSequence(seed, spawn_key=(5,)))).permutation(R)``:
+    a balanced assignment of paths to replicates that draws from no block's stream.
+    """
+    segs = [row.segments for row in rows]
+    rho = np.array([[sg.rho for sg in row] for row in segs])
+    beta = np.array([[sg.beta for sg in row] for row in segs])
+    p = np.array([[sg.default_rate for sg in row] for row in segs])
+    with np.errstate(divide="ignore"):
+        threshold = special.ndtri(p) / np.sqrt(1.0 - rho)[:, :, None]
+    sequence = np.random.SeedSequence(seed, spawn_key=(REPLICATE_STREAM,))
+    return ReplicateParams(
+        perm=np.random.Generator(np.random.PCG64(sequence)).permutation(len(rows)),
+        default_rate=p,
+        threshold=threshold,
+        loading=np.sqrt(rho / (1.0 - rho)),
+        rho_zero=rho == 0.0,
+        alpha=np.array([[sg.alpha for sg in row] for row in segs]),
+        collection_rate=np.array([[sg.collection_rate for sg in row] for row in segs]),
+        beta=beta,
+        multiplier=np.array([[sg.multiplier for sg in row] for row in segs]),
+        rho_mode=_mode(rho == 0.0),
+        beta_mode=_mode(beta == 0.0),
+    )
+
+
+@dataclass(frozen=True)
 class ModelParams:
     """Everything the kernel needs, as plain numbers and arrays (picklable, no scenario).
 
@@ -141,6 +214,7 @@ class ModelParams:
     other_inflow: float
     cash_opening: float
     cash_floor: float
+    replicates: ReplicateParams | None = None
 
     @property
     def n_buckets(self) -> int:
@@ -198,6 +272,8 @@ def _segment_params(seg: BookSegment, edges: list[int], cal: np.ndarray) -> Segm
         default_rate=np.asarray(seg.default_rate, dtype=float),
         rho=float(seg.correlation),
         collection_scale=seg.multiplier * s,
+        season=s,
+        multiplier=float(seg.multiplier),
         billing_share=float(seg.billing_share),
         factor_weight=float(seg.factor_weight),
         stream=stream_key(seg.name),
@@ -242,17 +318,33 @@ def _debtor_params(
     )
 
 
-def compile_params(scenario: Scenario) -> ModelParams:
+def compile_params(
+    scenario: Scenario, replicates: list[dict[str, float]] | None = None
+) -> ModelParams:
     """Turn a validated scenario into the arrays the kernel uses.
 
     Parameters
     ----------
     scenario : Scenario
+    replicates : list of dict, optional
+        Parameter replicates (DESIGN 2.14) as checked overrides, one per row
+        (:func:`simulator.scenario.replicate_rows`); rows that are equal are compiled once.
 
     Returns
     -------
     ModelParams
     """
+    if replicates:
+        compiled: dict[tuple, ModelParams] = {}
+        rows = []
+        for row in replicates:
+            key = tuple(sorted(row.items()))
+            if key not in compiled:
+                compiled[key] = compile_params(with_overrides(scenario, row))
+            rows.append(compiled[key])
+        plain = compile_params(scenario)
+        reps = replicate_params(rows, scenario.simulation.seed)
+        return dataclasses.replace(plain, replicates=reps)
     rev, cash = scenario.revenue, scenario.cash
     horizon = scenario.simulation.horizon_months
     as_of_month = scenario.scenario.as_of.month if scenario.scenario.as_of else None

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from ._format import bound_text, fmt_pct, fmt_se
+from ._plotkit import THOUSANDS, legend_below
 from .results import SimulationResult, runway_summary
 
 __all__ = [
@@ -17,8 +19,6 @@ __all__ = [
     "plot_cash_fan",
     "plot_runway",
 ]
-
-_THOUSANDS = FuncFormatter(lambda x, _pos: f"{x:,.0f}")
 
 
 def _unit(result: SimulationResult) -> str:
@@ -57,8 +57,8 @@ def plot_runway(result: SimulationResult, ax: Axes) -> Axes:
     n = len(runway)
     share = np.bincount(runway, minlength=H + 2) / n
     months = np.arange(H + 1)
-    ax.bar(months, share[: H + 1], width=0.9, color="#4c72b0", label="runs out in month t")
-    ax.bar(
+    bars = ax.bar(months, share[: H + 1], width=0.9, color="#4c72b0", label="runs out in month t")
+    censored = ax.bar(
         [H + 1.5],
         [share[H + 1]],
         width=1.5,
@@ -73,32 +73,54 @@ def plot_runway(result: SimulationResult, ax: Axes) -> Axes:
     ax.set_xlim(-0.5, H + 2.5)
     right = ax.twinx()
     survival = 1.0 - np.cumsum(share[: H + 1])
-    right.step(months, survival, where="post", color="#c44e52", label="P(runway > t)")
+    risk = (result.parameter_risk or {}).get("runway_survival")
+    label = "P(runway > t), with parameter risk" if risk else "P(runway > t)"
+    (curve,) = right.step(months, survival, where="post", color="#c44e52", label=label)
+    extra = _parameter_risk_curves(right, months, risk) if risk else []
     right.set_ylim(0, 1.02)
     right.set_ylabel("P(runway > t)")
     right.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     stats = runway_summary(result.per_path["runway"], H)
-    for k, key in ((12, "p_runway_le_12"), (24, "p_runway_le_24")):
+    handles = [bars, censored, curve, *extra]
+    for k, style in ((12, "--"), (24, "-.")):
+        key = f"p_runway_le_{k}"
         if stats[key] is None:
             continue
-        ax.axvline(k, color="#333333", linestyle="--", linewidth=0.8)
-        ax.annotate(
-            f"P(≤{k}) = {stats[key]:.1%}\n± {stats[key + '_se']:.1%}",
-            xy=(k, 0.97),
-            xycoords=("data", "axes fraction"),
-            ha="left",
-            va="top",
-            fontsize=8,
-            xytext=(3, 0),
-            textcoords="offset points",
-            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none"},
-        )
-    handles = ax.get_legend_handles_labels()
-    rh = right.get_legend_handles_labels()
-    ax.legend(handles[0] + rh[0], handles[1] + rh[1], loc="upper right", fontsize=8)
+        p, se = fmt_pct(stats[key], 1), fmt_se(stats[key + "_se"], fmt_pct)
+        text = f"P(runway ≤ {k} months) = {p} ± {se}"
+        if stats.get(key + "_bound95") is not None:
+            text += f" ({bound_text(stats[key], stats[key + '_bound95'], words=False)})"
+        handles.append(ax.axvline(k, color="#333333", linestyle=style, linewidth=1, label=text))
+    legend_below(ax, handles, [h.get_label() for h in handles], ncol=2)
     _title(ax, result, f"Cash runway: first month with cash below the floor ({n:,} paths)")
     ax.right_ax = right
     return ax
+
+
+def _parameter_risk_curves(ax: Axes, months: np.ndarray, risk: dict) -> list:
+    """The survival curve at the scenario's own rates and the 5–95 % band of the shrunk
+    per-replicate curves (DESIGN 2.14), on the survival axis."""
+    (point,) = ax.step(
+        months,
+        risk["point"],
+        where="post",
+        color="#333333",
+        linestyle=":",
+        label="P(runway > t) at the file's rates",
+    )
+    if risk.get("band_5") is None:
+        return [point]
+    band = ax.fill_between(
+        months,
+        risk["band_5"],
+        risk["band_95"],
+        step="post",
+        color="#c44e52",
+        alpha=0.18,
+        linewidth=0,
+        label="5–95 % over the rate replicates",
+    )
+    return [point, band]
 
 
 def plot_cash_fan(result: SimulationResult, ax: Axes) -> Axes:
@@ -116,14 +138,23 @@ def plot_cash_fan(result: SimulationResult, ax: Axes) -> Axes:
     """
     m = result.monthly
     t = m["month"].to_numpy()
-    ax.fill_between(t, m["cash_p5"], m["cash_p95"], color="#4c72b0", alpha=0.2, label="5–95 %")
-    ax.fill_between(t, m["cash_p25"], m["cash_p75"], color="#4c72b0", alpha=0.35, label="25–75 %")
-    ax.plot(t, m["cash_p50"], color="#4c72b0", label="median")
-    ax.plot(t, m["cash_mean"], color="#222222", linestyle=":", label="mean (all paths)")
+    band = {"color": "#4c72b0", "linewidth": 0}
+    ax.fill_between(t, m["cash_p5"], m["cash_p95"], alpha=0.18, label="5–95 %", zorder=1, **band)
+    ax.fill_between(t, m["cash_p25"], m["cash_p75"], alpha=0.35, label="25–75 %", zorder=2, **band)
+    ax.plot(t, m["cash_p50"], color="#1b2f5e", linewidth=2.4, label="median", zorder=4)
+    ax.plot(
+        t,
+        m["cash_mean"],
+        color="#dd8452",
+        linestyle=(0, (3, 2)),
+        linewidth=1.3,
+        label="mean (all paths)",
+        zorder=5,
+    )
     floor = result.scenario.cash.floor
-    ax.axhline(floor, color="#c44e52", linewidth=1.2, label=f"floor ({floor:,.0f})")
+    ax.axhline(floor, color="#c44e52", linewidth=1.2, label=f"floor ({floor:,.0f})", zorder=3)
     ax.set_ylabel(f"cash ({_unit(result)})")
-    ax.yaxis.set_major_formatter(_THOUSANDS)
+    ax.yaxis.set_major_formatter(THOUSANDS)
     _month_axis(ax, result)
     ax.legend(loc="best", fontsize=8)
     _title(ax, result, "Cash: fan chart of paths")
@@ -158,7 +189,7 @@ def plot_aging(result: SimulationResult, ax: Axes) -> Axes:
     ]
     ax.stackplot(t, ys, labels=labels, colors=[colors[i % len(colors)] for i in range(len(ys))])
     ax.set_ylabel(f"gross receivables, mean ({_unit(result)})")
-    ax.yaxis.set_major_formatter(_THOUSANDS)
+    ax.yaxis.set_major_formatter(THOUSANDS)
     _month_axis(ax, result)
     ax.legend(loc="upper left", fontsize=8, title="aging bucket", title_fontsize=8, ncol=2)
     _title(ax, result, "Aging of the receivables book")
@@ -166,9 +197,10 @@ def plot_aging(result: SimulationResult, ax: Axes) -> Axes:
 
 
 def plot_allowance(result: SimulationResult, ax: Axes) -> Axes:
-    """Loss allowance (provision matrix on the book) against cumulative credit losses, means over
-    all paths, with the 5–95 % band of cumulative losses' monthly quantiles omitted (the sample
-    gives monthly, not cumulative, quantiles).
+    """The loss allowance (the provision matrix on the book) and what moves it: the cumulative
+    provision charge on the same axis, and the cumulative write-offs (credit losses) on a right
+    axis of their own, so that they show even when they are small against the allowance. Means
+    over all paths; the allowance with its 5–95 % band over the trajectory sample.
 
     Parameters
     ----------
@@ -178,29 +210,49 @@ def plot_allowance(result: SimulationResult, ax: Axes) -> Axes:
     Returns
     -------
     matplotlib.axes.Axes
+        ``ax`` (the write-offs are on ``ax.right_ax``, a twin sharing the x axis).
     """
     m = result.monthly
     t = m["month"].to_numpy()
-    ax.plot(t, m["allowance_mean"], color="#4c72b0", label="loss allowance (mean)")
+    unit = _unit(result)
     ax.fill_between(
         t,
         m["allowance_p5"],
         m["allowance_p95"],
         color="#4c72b0",
         alpha=0.2,
+        linewidth=0,
         label="allowance 5–95 %",
     )
+    ax.plot(t, m["allowance_mean"], color="#4c72b0", linewidth=2, label="loss allowance (mean)")
     ax.plot(
+        t,
+        np.cumsum(m["charge_mean"].to_numpy()),
+        color="#55a868",
+        linestyle="--",
+        linewidth=1.6,
+        label="cumulative provision charge (mean)",
+    )
+    ax.set_ylabel(f"allowance and charge ({unit})")
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    _month_axis(ax, result)
+    right = ax.twinx()
+    right.plot(
         t,
         np.cumsum(m["credit_loss_mean"].to_numpy()),
         color="#c44e52",
-        label="cumulative credit loss (mean)",
+        linewidth=1.6,
+        label="cumulative write-offs (mean), right axis",
     )
-    ax.set_ylabel(f"amount ({_unit(result)})")
-    ax.yaxis.set_major_formatter(_THOUSANDS)
-    _month_axis(ax, result)
-    ax.legend(loc="best", fontsize=8)
-    _title(ax, result, "Allowance against cumulative credit losses")
+    right.set_ylim(bottom=0)
+    right.set_ylabel(f"cumulative write-offs ({unit})", color="#c44e52")
+    right.tick_params(axis="y", colors="#c44e52")
+    right.yaxis.set_major_formatter(THOUSANDS)
+    handles, labels = ax.get_legend_handles_labels()
+    rh, rl = right.get_legend_handles_labels()
+    legend_below(ax, handles + rh, labels + rl, ncol=2)
+    _title(ax, result, "Allowance, provision charge and write-offs")
+    ax.right_ax = right
     return ax
 
 
@@ -225,7 +277,7 @@ def make_figures(result: SimulationResult) -> dict[str, Figure]:
     """
     figures = {}
     for name, fn in PLOTS.items():
-        fig = Figure(figsize=(8, 4.8), layout="constrained")
+        fig = Figure(figsize=(8, 5), layout="constrained")
         fn(result, fig.add_subplot())
         figures[name] = fig
     return figures

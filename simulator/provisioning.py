@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .analytic import ImpliedRates, implied_rates
+from .analytic import ImpliedRates, implied_rates, implied_rates_over_replicates
 from .scenario import Scenario, with_overrides
 
 if TYPE_CHECKING:
@@ -277,7 +277,12 @@ class Analytics:
         return out
 
 
-def analyse(scenario: Scenario, *, workers: int | None = None) -> Analytics:
+def analyse(
+    scenario: Scenario,
+    *,
+    workers: int | None = None,
+    replicates: list[dict[str, float]] | None = None,
+) -> Analytics:
     """Implied rates (exact or run-off) and the weighted ECL of a scenario.
 
     Parameters
@@ -285,14 +290,22 @@ def analyse(scenario: Scenario, *, workers: int | None = None) -> Analytics:
     scenario : Scenario
     workers : int, optional
         Threads for the run-offs.
+    replicates : list of dict, optional
+        Parameter replicates (DESIGN 2.14): the implied rates are then the mixture over them
+        (:func:`simulator.analytic.implied_rates_over_replicates`).
 
     Returns
     -------
     Analytics
     """
+    implied = (
+        implied_rates_over_replicates(scenario, replicates, workers=workers)
+        if replicates
+        else implied_rates(scenario, workers=workers)
+    )
     return Analytics(
         scenario=scenario,
-        implied=implied_rates(scenario, workers=workers),
+        implied=implied,
         ecl=weighted_ecl(scenario, workers=workers),
     )
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ._util import Moments, json_ready
 from .params import MONTHLY_VARS
-from .scenario import Scenario, book_segments
+from .scenario import Scenario, book_opening, book_segments
 
 __all__ = [
     "MONTHLY_VARS",
@@ -146,6 +146,8 @@ class SimulationResult:
         default=None, repr=False, compare=False
     )
     debtor_counts: np.ndarray | None = field(default=None, repr=False, compare=False)
+    parameter_risk: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    replicates: list[dict[str, float]] | None = field(default=None, repr=False, compare=False)
     _analytics: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -234,21 +236,24 @@ class SimulationResult:
 
         Columns: ``runway_months`` (nullable integer, missing when censored),
         ``runway_censored``, ``min_cash``, ``cash_end``, ``collections``, ``credit_loss``,
-        ``provision_charge``; money in the scenario's unit.
+        ``provision_charge``; money in the scenario's unit. Then, when the run has them:
+        ``collections_<segment>`` and ``credit_loss_<segment>`` (DESIGN 2.12),
+        ``credit_loss_pool`` (the pooled book without the named debtors, 2.13) and
+        ``replicate`` (2.14).
         """
         runway = self.per_path["runway"]
         censored = runway > self.horizon
-        return pd.DataFrame(
-            {
-                "runway_months": pd.Series(runway, dtype="Int16").mask(censored),
-                "runway_censored": censored,
-                "min_cash": self.per_path["min_cash"],
-                "cash_end": self.per_path["cash_end"],
-                "collections": self.per_path["collections"],
-                "credit_loss": self.per_path["credit_loss"],
-                "provision_charge": self.per_path["charge"],
-            }
-        ).rename_axis("path")
+        columns = {
+            "runway_months": pd.Series(runway, dtype="Int16").mask(censored),
+            "runway_censored": censored,
+            "min_cash": self.per_path["min_cash"],
+            "cash_end": self.per_path["cash_end"],
+            "collections": self.per_path["collections"],
+            "credit_loss": self.per_path["credit_loss"],
+            "provision_charge": self.per_path["charge"],
+        }
+        columns |= {k: v for k, v in self.per_path.items() if k not in PER_PATH}
+        return pd.DataFrame(columns).rename_axis("path")
 
     def analytics(self) -> Any:
         """Implied provision rates and weighted ECL of the scenario (computed once, then cached).
@@ -301,12 +306,14 @@ class SimulationResult:
         out["credit_loss_p95"] = float(np.quantile(pp["credit_loss"], 0.95))
         out["credit_loss_p99"] = float(np.quantile(pp["credit_loss"], 0.99))
         out["min_cash_p5"] = float(np.quantile(pp["min_cash"], 0.05))
-        rates = sc.buckets.provision_rates
-        out["allowance_opening"] = float(np.dot(rates, sc.buckets.gross))
-        out["gross_opening"] = float(np.sum(sc.buckets.gross))
-        out["disclosed_rates"] = dict(zip(sc.labels, rates, strict=True))
+        opening = book_opening(sc)  # over segments and debtors (DESIGN 2.12)
+        out["allowance_opening"] = float(np.dot(opening.rates, opening.gross))
+        out["gross_opening"] = float(np.sum(opening.gross))
+        out["disclosed_rates"] = dict(zip(sc.labels, opening.rates, strict=True))
         if analytics:
             out.update(self.analytics().summary_fields())  # implied rates, coverage, weighted ECL
+        if self.parameter_risk is not None:
+            out["parameter_risk"] = self.parameter_risk
         out["unit"] = sc.money_unit
         out["horizon_months"] = self.horizon
         out["scenario"] = sc.model_dump(mode="json")

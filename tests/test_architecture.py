@@ -17,7 +17,7 @@ PACKAGE = ROOT / "simulator"
 #: Units of the package, lowest layer first (DESIGN 4). A unit may import only units of a lower
 #: layer; the modules of a subpackage import each other freely, without circles.
 LAYERS: list[set[str]] = [
-    {"_version", "_util", "_format", "resources"},
+    {"_version", "_util", "_format", "resources", "_plotkit"},
     {"scenario"},
     {"aging", "hazards"},
     {"params"},
@@ -26,11 +26,13 @@ LAYERS: list[set[str]] = [
     {"engine"},
     {"analytic"},
     {"provisioning"},
+    {"uncertainty"},
     {"api", "adequacy", "data"},
     {"plots"},
     {"storage"},
     {"sweep"},
     {"backtest"},
+    {"compare"},
     {"report"},
     {"serve"},
     {"cli"},

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ from conftest import (
     BUNDLED_TOML,
     IFLYTEK,
     MINIMAL,
+    ROOT,
     SENSETIME,
     assert_one_line_error,
     read_table,
@@ -148,6 +151,32 @@ def test_set_overrides_reach_the_run_and_the_manifest(in_tmp, capsys):
         assert again[key] == summary[key]
 
 
+def test_the_header_gives_the_simulation_and_wall_times_and_the_overrides(in_tmp, capsys):
+    """The header says both times (the simulation's own, kept as wall_seconds in the summary,
+    and the command's from its start to the summary) and what --set changed."""
+    scenario = str(ROOT / "scenarios" / "example_minimal.toml")
+    args = ["run", scenario, "--paths", "400", "--seed", "7", "--out", "r"]
+    args += ["--set", "collections.multiplier=0.8", "--set", "collections.monthly_rate[2]=0.03"]
+    started = time.perf_counter()
+    assert main(args) == 0
+    elapsed = time.perf_counter() - started
+    lines = capsys.readouterr().out.splitlines()
+    summary = json.loads((in_tmp / "r" / "summary.json").read_text())
+    m = re.fullmatch(
+        r"400 paths × (\d+) months, seed 7; simulation ([\d.]+) s, wall ([\d.,]+) s", lines[1]
+    )
+    assert m, lines[1]
+    assert int(m[1]) == summary["horizon_months"]
+    simulation, wall = float(m[2]), float(m[3].replace(",", ""))
+    assert simulation == pytest.approx(summary["wall_seconds"], abs=0.051)
+    assert simulation <= wall + 0.05 and wall <= elapsed + 0.05
+    assert lines[2] == (
+        "overrides: --set collections.multiplier=0.8 --set collections.monthly_rate[2]=0.03"
+    )
+    assert main(["run", scenario, "--paths", "400", "--out", "base"]) == 0
+    assert not any(line.startswith("overrides") for line in capsys.readouterr().out.splitlines())
+
+
 def test_plot_redraws_from_the_folder(in_tmp, capsys):
     scenario = str(IFLYTEK)
     assert main(["run", scenario, "--paths", "1000", "--out", "r"]) == 0
@@ -264,6 +293,9 @@ def _run_with_stderr(tmp_path: Path, stderr_tty: bool) -> str:
 
 
 def test_progress_bar_on_a_terminal_and_silence_otherwise(tmp_path):
-    assert _run_with_stderr(tmp_path / "pipe", stderr_tty=False) == ""
+    piped = _run_with_stderr(tmp_path / "pipe", stderr_tty=False)
+    # off a terminal: the scenario's warnings (example_minimal's open last bucket), no bar
+    assert all(line.startswith("warning: ") for line in piped.splitlines()), piped
+    assert "simulating" not in piped and "path/s" not in piped
     shown = _run_with_stderr(tmp_path / "tty", stderr_tty=True)
     assert "simulating" in shown and "20.0k/20.0k" in shown and "path/s" in shown

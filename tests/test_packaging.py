@@ -27,6 +27,10 @@ def test_the_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
     shipped = {n.rsplit("/", 1)[0] for n in zipfile.ZipFile(wheel).namelist() if "/" in n}
     packages = {p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "simulator").rglob("*.py")}
     assert packages <= shipped, f"not in the wheel: {packages - shipped}"
+    # the what-if page's files (package data, not Python)
+    static = {p.relative_to(ROOT).as_posix() for p in (ROOT / "simulator/serve/static").iterdir()}
+    missing = static - set(zipfile.ZipFile(wheel).namelist())
+    assert static and not missing, f"not in the wheel: {missing}"
 
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", str(venv))
@@ -39,6 +43,9 @@ def test_the_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
 
     where = _run(str(py), "-c", "import simulator; print(simulator.__file__)", cwd=tmp_path)
     assert where.stdout.startswith(str(venv)), where.stdout
+    page = "from importlib import resources; print(resources.files('simulator.serve'))"
+    assert _run(str(py), "-c", page, cwd=tmp_path).stdout.startswith(str(venv))
+    assert "usage: arsim serve" in _run(str(venv / "bin" / "arsim"), "serve", "--help").stdout
     arsim = venv / "bin" / "arsim"
     assert "usage: arsim" in _run(str(arsim), "--help", cwd=tmp_path).stdout
     out = tmp_path / "run"

@@ -9,9 +9,13 @@ import base64
 import json
 import re
 
+import pandas as pd
 import pytest
 from conftest import IFLYTEK, MINIMAL, SENSETIME, assert_one_line_error
+from htmltables import table_titled
 
+from simulator._format import fmt_bound
+from simulator.adequacy import unresolved_note
 from simulator.cli import main
 from simulator.report import build_report, fmt_money, fmt_pct
 
@@ -135,3 +139,92 @@ def test_report_of_a_sweep_solve_and_sensitivity_folder(tmp_path, capsys):
     page = build_report(sens)
     assert "Sensitivity analysis" in page and "revenue.monthly" in page
     assert len(_images(page)) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# What a reader sees: the inputs, the overrides, human headers, SEs and bounds that do not read 0
+
+
+@pytest.fixture(scope="module")
+def stressed_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "stressed"
+    argv = ["run", str(IFLYTEK), "--paths", "2000", "--out", str(out)]
+    assert main([*argv, "--set", "collections.multiplier=0.8"]) == 0
+    return out
+
+
+def _number(cell: str) -> float:
+    return float(cell.replace(",", "").replace("%", "").strip())
+
+
+def _decimals(cell: str) -> int:
+    text = cell.replace("%", "").strip()
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def test_the_inputs_table_shows_the_bucket_rates_and_their_assumption_marks(sensetime_run):
+    page = build_report(sensetime_run)
+    sc = json.loads((sensetime_run / "summary.json").read_text())["scenario"]
+    book = table_titled(page, "The book by bucket")
+    headers = book["headers"]
+    rows = {row[0]: row for row in book["rows"]}
+    columns = {
+        "opening gross": (sc["buckets"]["gross"], 1.0),
+        "provision rate r": (sc["buckets"]["provision_rates"], 100.0),
+        "collection rate c, a month (average)": (sc["collections"]["monthly_rate"], 100.0),
+        "default rate p, a month (average)": (sc["defaults"]["monthly_rate"], 100.0),
+    }
+    for header, (values, scale) in columns.items():
+        j = headers.index(header)
+        cells = [rows[label][j] for label in sc["buckets"]["labels"]]
+        shown = [_number(c) for c in cells]
+        d = _decimals(cells[0])
+        assert {_decimals(c) for c in cells} == {d}, f"{header}: mixed decimals {cells}"
+        assert shown == pytest.approx([scale * v for v in values], abs=0.51 * 10**-d)
+        assert all(v == 0 or s != 0 for v, s in zip(values, shown, strict=True)), cells
+    # the sources row: each column carries the marks of the sources that name its field
+    sources = [str(s) for s in sc["scenario"]["sources"]]
+    assumed = [s for s in sources if s.upper().startswith("ASSUMPTION")]
+    i = next(k for k, s in enumerate(assumed, 1) if "collections.monthly_rate" in s)
+    marks = rows["sources"][headers.index("collection rate c, a month (average)")]
+    assert f"ASSUMPTION A{i}" in marks
+    assert f'<li id="src-A{i}" class="assumption"><strong>A{i}</strong>' in page
+    others = table_titled(page, "Factor, revenue and cash")
+    by_field = {row[2]: row for row in others["rows"]}
+    assert by_field["cash.opening"][1] == fmt_money(sc["cash"]["opening"])
+    j = next(k for k, s in enumerate(assumed, 1) if "cash.opening" in s)
+    assert f"ASSUMPTION A{j}" in by_field["cash.opening"][3]
+
+
+def test_the_title_of_a_stressed_run_carries_its_overrides(stressed_run, sensetime_run):
+    page = build_report(stressed_run)
+    title = re.search(r"<title>(.*?)</title>", page)[1]
+    heading = re.search(r"<h1>(.*?)</h1>", page)[1]
+    assert "collections.multiplier=0.8" in title and "collections.multiplier=0.8" in heading
+    assert "<code>collections.multiplier=0.8</code>" in page  # the run's facts: a list
+    assert '{"collections.multiplier"' not in page  # not raw JSON
+    base = build_report(sensetime_run)
+    assert "=" not in re.search(r"<title>(.*?)</title>", base)[1]
+
+
+def test_headers_are_words_and_ses_and_bounds_never_read_zero(stressed_run):
+    page = build_report(stressed_run)
+    s = json.loads((stressed_run / "summary.json").read_text())
+    for file in ("provision_matrix.csv", "provisioning.csv"):
+        for column in pd.read_csv(stressed_run / file).columns:
+            if "_" in column:
+                assert f"<th>{column}</th>" not in page and f">{column}</th>" not in page, column
+    matrix = table_titled(page, "Provision matrix")
+    j = matrix["headers"].index("± SE")
+    se = pd.read_csv(stressed_run / "provision_matrix.csv")["implied_rate_se"]
+    for row, value in zip(matrix["rows"], se, strict=False):
+        if value > 0:
+            assert _number(row[j]) == pytest.approx(100 * value, rel=0.05), row[j]
+    # P(runway <= 24) is 1 on every path: SE 0 and the rule-of-three bound, not "100.00 %"
+    assert s["p_runway_le_24"] == 1.0
+    bound = s["p_runway_le_24_bound95"]
+    assert f"95 % bound ≥ {fmt_bound(bound)}" in page
+    assert fmt_bound(bound) != "100.00 %" and "bound 100.00 %" not in page
+    assert "± 0.00 %" not in page and ">0.00 %<" not in page
+    note = unresolved_note(s, list(s["disclosed_rates"]))
+    assert note and page.count(note) >= 2  # under the implied loss, in the table and the lead

@@ -6,55 +6,36 @@ it). The test fails, rather than skips, when it is missing, so CI can never pass
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 import pytest
-from conftest import IFLYTEK
+from conftest import IFLYTEK, ROOT, chromium
 
 from simulator.cli import main
 from simulator.report import fmt_money, fmt_pct
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 WIDTH, HEIGHT = 1366, 768
 
 
 @pytest.fixture
 def browser(tmp_path):
-    for exe in (CHROMIUM, CHROMEDRIVER):
-        if not Path(exe).is_file():
-            pytest.fail(
-                f"{exe} is missing: install Debian's browser with "
-                "'apt-get update && apt-get install -y chromium chromium-driver' "
-                "(bash .ci/run does this)"
-            )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        f"--window-size={WIDTH},{HEIGHT}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = chromium(tmp_path / "chromium-profile", WIDTH, HEIGHT)
     try:
-        driver.set_window_size(WIDTH, HEIGHT)
         yield driver
     finally:
         driver.quit()
+
+
+def _full_page_screenshot(driver, path: Path) -> None:
+    """The whole page, 1366 px wide, as one PNG (through the DevTools protocol)."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    metrics = {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    path.write_bytes(base64.b64decode(shot["data"]))
 
 
 def _check_page(driver, html_path: Path, screenshot: Path) -> str:
@@ -72,7 +53,15 @@ def _check_page(driver, html_path: Path, screenshot: Path) -> str:
     scroll = driver.execute_script("return document.documentElement.scrollWidth")
     assert inner >= 1300, f"window is {inner} px wide, expected about {WIDTH}"
     assert scroll <= inner, f"the page scrolls sideways: scrollWidth {scroll} > {inner}"
-    driver.save_screenshot(str(screenshot))
+    tables = driver.execute_script(
+        "return Array.from(document.querySelectorAll('table')).map(t => "
+        "[t.querySelector('th,td') ? t.querySelector('th,td').textContent : '', "
+        "t.scrollWidth, t.parentElement.clientWidth, t.parentElement.scrollWidth]);"
+    )
+    assert tables, "the page has no tables"
+    cut = [(first, w, room) for first, w, room, scrolled in tables if max(w, scrolled) > room]
+    assert cut == [], f"tables wider than their place (columns cut off or scrolled): {cut}"
+    _full_page_screenshot(driver, screenshot)
     assert screenshot.stat().st_size > 10_000
     return driver.find_element("tag name", "body").text
 
@@ -123,3 +112,29 @@ def test_report_of_a_sweep_in_chromium(browser, tmp_path, capsys):
     assert browser.execute_script("return document.images.length") == 1
     with capsys.disabled():
         print(f"\nreport screenshot: {tmp_path / 'report_sweep.png'}")
+
+
+def test_compare_page_in_chromium(browser, tmp_path, capsys):
+    scenario = str(ROOT / "scenarios" / "iflytek_2024q3.toml")
+    common = ["--paths", "2000", "--set", "simulation.runoff_paths=1000", "--json"]
+    base, stress, page = tmp_path / "base", tmp_path / "stress", tmp_path / "compare.html"
+    assert main(["run", scenario, *common, "--out", str(base)]) == 0
+    slower = ["--set", "collections.multiplier=0.8"]
+    assert main(["run", scenario, *common, *slower, "--out", str(stress)]) == 0
+    assert main(["compare", str(base), str(stress), "--out", str(page)]) == 0
+    capsys.readouterr()
+    text = _check_page(browser, page, tmp_path / "compare.png")
+    s = json.loads((stress / "summary.json").read_text())
+    for expected in (
+        "B against A",
+        "B with collections.multiplier=0.8",
+        "Inputs that differ",
+        "collections.multiplier",
+        fmt_pct(s["p_runway_le_12"]),
+        fmt_money(s["credit_loss_mean"]),
+        "paired",
+    ):
+        assert expected in text, f"{expected!r} is not on the page"
+    assert browser.execute_script("return document.images.length") == 2
+    with capsys.disabled():
+        print(f"\ncompare screenshot: {tmp_path / 'compare.png'}")

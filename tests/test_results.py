@@ -124,9 +124,9 @@ def test_aging_plot_stacks_mean_gross_by_bucket(result):
 
 def test_allowance_plot_compares_allowance_and_cumulative_loss(result):
     ax = plot_allowance(result, _ax())
-    lines = {line.get_label(): line for line in ax.get_lines()}
+    lines = {line.get_label(): line for line in [*ax.get_lines(), *ax.right_ax.get_lines()]}
     np.testing.assert_allclose(
-        lines["cumulative credit loss (mean)"].get_ydata(),
+        lines["cumulative write-offs (mean), right axis"].get_ydata(),
         np.cumsum(result.monthly["credit_loss_mean"]),
     )
     np.testing.assert_allclose(

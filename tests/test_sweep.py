@@ -435,8 +435,8 @@ def test_sweep_plots_have_titles_labels_with_units_and_legends(base, runner):
     t1 = sw.sweep_table(runner.run(sw.make_points(base, d1)), d1.fields)
     figs = sweep_figures(t1, d1.fields, ["p_runway_le_12", "credit_loss_mean"], scenario=base)
     assert set(figs) == {"p_runway_le_12", "credit_loss_mean"}
-    ax = figs["credit_loss_mean"].axes[0]
-    assert "CNY million" in ax.get_ylabel() and "multiplier" in ax.get_xlabel()
+    ax, panel = figs["credit_loss_mean"].axes  # the curve, and its ±2 SE on a panel below
+    assert "CNY million" in ax.get_ylabel() and "multiplier" in panel.get_xlabel()
     assert ax.get_title() and ax.get_legend()
     d2 = sw.grid_design(base, ["collections.multiplier=0.8,1.0,1.2", "cash.opening=250,350"])
     t2 = sw.sweep_table(runner.run(sw.make_points(base, d2)), d2.fields)

@@ -23,6 +23,7 @@ from ._chains import COLLECTED, LOST, AbsorbingChain, absorbing_chain, chain_fro
 from ._exact import lifetime_loss
 from ._expected import expected_collection_hazard, expected_trajectory
 from ._inverse import DEFAULT_MAX_DEFAULT_RATE, STATUSES, Calibration, calibrate_default_rates
+from ._mixture import implied_rates_over_replicates
 from ._runoff import implied_rates, runoff_implied_rates
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "expected_collection_hazard",
     "expected_trajectory",
     "implied_rates",
+    "implied_rates_over_replicates",
     "lifetime_loss",
     "runoff_implied_rates",
 ]

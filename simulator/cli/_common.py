@@ -78,6 +78,52 @@ def load_scenario_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     return scenario, overrides
 
 
+def add_replicates_arg(p: argparse.ArgumentParser) -> None:
+    """``--replicates FILE`` for the commands that simulate."""
+    p.add_argument(
+        "--replicates",
+        metavar="FILE",
+        help="parameter replicates (.parquet or .csv; columns are field paths of hazard "
+        "parameters, one row per replicate, e.g. from 'arsim ledger --replicates-out'): every "
+        "figure then includes parameter risk (overrides [uncertainty] replicates)",
+    )
+
+
+def load_replicates_args(
+    args: argparse.Namespace,
+    scenario: Any,
+    overrides: dict[str, Any],
+    varied: dict[str, str] | None = None,
+) -> tuple[Path | None, list[dict[str, float]] | None]:
+    """The parameter replicates of a command (DESIGN 2.14): the file and its checked rows.
+
+    ``--replicates FILE``, or the scenario's ``[uncertainty] replicates`` (relative to the
+    scenario file), which ``--replicates`` overrides (and says so). A column also set by
+    ``--set``, by an ECL scenario or in ``varied`` (field → what varies it) is refused, and so
+    are fewer than two paths a replicate.
+    """
+    given = getattr(scenario, "uncertainty", None)
+    in_file = getattr(given, "replicates", None) if given is not None else None
+    if args.replicates is not None:
+        if in_file is not None:
+            message(
+                f"{args.scenario}: uncertainty.replicates: --replicates {args.replicates} "
+                f"is used instead of {in_file}"
+            )
+        path = Path(args.replicates)
+    elif in_file is not None:
+        path = Path(args.scenario).parent / in_file
+    else:
+        return None, None
+    from ..engine import check_replicate_paths
+    from ..scenario import read_replicates, replicate_rows
+
+    fixed = {key: "--set" for key in overrides} | dict(varied or {})
+    rows = replicate_rows(scenario, read_replicates(path), str(path), fixed)
+    check_replicate_paths(scenario, rows)
+    return path, rows
+
+
 def progress_bar(total: int, desc: str, unit: str = "path") -> Any:
     """A tqdm bar on stderr, drawn on a terminal only."""
     from tqdm import tqdm

@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .._format import fmt_money, fmt_pct, fmt_pct_sig
+from .._format import fmt_money, fmt_pct, fmt_se
 from .._version import __version__
 from ._common import (
     EXIT_OK,
@@ -40,14 +40,14 @@ def _rows(r: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         p_se = r["calibrated_default_rates_se"][lab]
         solved = fmt_pct(r["calibrated_default_rates"][lab], 3)
         if not exact and p_se is not None and r["status"][lab] == "reproduced":
-            solved += f" ± {fmt_pct_sig(p_se, digits=3)}"
+            solved += f" ± {fmt_se(p_se, fmt_pct)}"
         rows.append(
             [
                 lab,
                 fmt_money(r["gross"][lab]),
                 fmt_pct(r["disclosed_rates"][lab]),
                 fmt_pct(r["implied_rates"][lab]),
-                "exact" if exact else fmt_pct_sig(r["implied_rates_se"][lab]),
+                "exact" if exact else fmt_se(r["implied_rates_se"][lab], fmt_pct),
                 f"{100 * r['gap'][lab]:+.2f} pp",
                 fmt_pct(r["default_rates"][lab], 3),
                 solved,

@@ -44,13 +44,13 @@ def _rejects_csv(rejects: Any) -> str:
 def _check_options(args: argparse.Namespace, src: str) -> None:
     if args.segments:
         raise UserError(
-            f"{src}: --segments: segments (DESIGN 2.12) are not built yet; fit the whole book, "
-            "or one segment's invoices at a time"
+            f"{src}: --segments: fitting segments (DESIGN 2.12) from a ledger is not built yet; "
+            "fit the whole book, or one segment's invoices at a time"
         )
     if args.debtors is not None:
         raise UserError(
-            f"{src}: --debtors: named debtors (DESIGN 2.13) are not built yet; the largest "
-            "customers stay in the pooled book"
+            f"{src}: --debtors: fitting named debtors (DESIGN 2.13) from a ledger is not built "
+            "yet; the largest customers stay in the pooled book"
         )
     if args.allow_rejects and args.rejects is None:
         raise UserError(f"{src}: --allow-rejects: needs --rejects FILE to keep what is left out")

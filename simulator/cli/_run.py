@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
-from .._format import fmt_money, fmt_pct, fmt_pm
+from .._format import (
+    bound_text,
+    describe_overrides,
+    fmt_money,
+    fmt_pct,
+    fmt_pm,
+    fmt_se,
+    fmt_seconds,
+    parameter_risk_rows,
+)
 from ._common import (
     EXIT_OK,
     UserError,
+    add_replicates_arg,
     add_scenario_args,
     check_out_folder,
+    load_replicates_args,
     load_scenario_args,
     message,
     print_json,
@@ -21,29 +33,87 @@ from ._common import (
 )
 
 
-def _pct_se(p: float | None, se: float | None) -> str:
+def _pct_se(s: dict[str, Any], key: str) -> str:
+    p = s[key]
     if p is None:
         return "n/a (horizon too short)"
-    return f"{fmt_pct(p, width=6)} ± {fmt_pct(se or 0.0)}"
+    text = f"{fmt_pct(p, width=6)} ± {fmt_se(s[f'{key}_se'] or 0.0, fmt_pct)}"
+    bound = s.get(f"{key}_bound95")
+    if bound is not None:
+        text += f"  ({bound_text(p, bound)})"
+    return text
 
 
-def format_summary(s: dict[str, Any], out_dir: Path | None) -> str:
+def run_header(
+    s: dict[str, Any], wall_seconds: float | None = None, overrides: dict[str, Any] | None = None
+) -> list[str]:
+    """The first lines of a run's summary: the scenario, the run's size and times, and what
+    ``--set`` changed.
+
+    Parameters
+    ----------
+    s : dict
+        The run's summary (``wall_seconds`` in it is the simulation's own time).
+    wall_seconds : float, optional
+        The command's time from its start to the summary, measured by the command line.
+    overrides : dict, optional
+        The ``--set`` overrides (the run's size, ``--paths`` and ``--seed``, is left out).
+
+    Returns
+    -------
+    list of str
+    """
+    sc = s["scenario"]
+    unit = s["unit"] or "money units"
+    as_of = sc["scenario"]["as_of"]
+    times = f"simulation {fmt_seconds(s['wall_seconds'])}"
+    if wall_seconds is not None:
+        times += f", wall {fmt_seconds(wall_seconds)}"
+    lines = [
+        f"{sc['scenario']['name']}" + (f"  (as of {as_of}, {unit})" if as_of else f"  ({unit})"),
+        f"{s['paths']:,} paths × {s['horizon_months']} months, seed {s['seed']}; {times}",
+    ]
+    changed = describe_overrides(overrides)
+    if changed:
+        lines.append("overrides: " + " ".join(f"--set {c}" for c in changed))
+    return lines
+
+
+def format_summary(
+    s: dict[str, Any],
+    out_dir: Path | None,
+    *,
+    wall_seconds: float | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> str:
+    """The summary ``arsim run`` prints.
+
+    Parameters
+    ----------
+    s : dict
+        The run's summary (:meth:`simulator.SimulationResult.summary`).
+    out_dir : Path, optional
+        The results folder written, named on the last line.
+    wall_seconds, overrides
+        As in :func:`run_header`.
+
+    Returns
+    -------
+    str
+    """
     sc = s["scenario"]
     H = s["horizon_months"]
     unit = s["unit"] or "money units"
-    as_of = sc["scenario"]["as_of"]
     floor = sc["cash"]["floor"]
     q = s["runway_quantiles"]
     qtxt = "  ".join(f"{k} {v if v is not None else f'>{H}'}" for k, v in q.items())
     lines = [
-        f"{sc['scenario']['name']}" + (f"  (as of {as_of}, {unit})" if as_of else f"  ({unit})"),
-        f"{s['paths']:,} paths × {H} months, seed {s['seed']}, {s['wall_seconds']:.1f} s",
+        *run_header(s, wall_seconds, overrides),
         "",
         f"Cash runway (first month with cash below the floor of {floor:,.0f}):",
-        f"  P(runway ≤ 12 months)   {_pct_se(s['p_runway_le_12'], s['p_runway_le_12_se'])}",
-        f"  P(runway ≤ 24 months)   {_pct_se(s['p_runway_le_24'], s['p_runway_le_24_se'])}",
-        f"  P(runway ≤ {H} months)   "
-        f"{_pct_se(s['p_runway_le_horizon'], s['p_runway_le_horizon_se'])}",
+        f"  P(runway ≤ 12 months)   {_pct_se(s, 'p_runway_le_12')}",
+        f"  P(runway ≤ 24 months)   {_pct_se(s, 'p_runway_le_24')}",
+        f"  P(runway ≤ {H} months)   {_pct_se(s, 'p_runway_le_horizon')}",
         f"  runway percentiles, months: {qtxt}",
         f"  minimum cash, 5th percentile: {fmt_money(s['min_cash_p5'])}; "
         f"cash at month {H}, mean: {fmt_pm(s['cash_end_mean'], s['cash_end_mean_se'])}",
@@ -60,9 +130,31 @@ def format_summary(s: dict[str, Any], out_dir: Path | None) -> str:
         else f"  opening allowance       {fmt_money(s['allowance_opening'])}",
     ]
     lines += implied_lines(s)
+    lines += parameter_risk_lines(s)
     if out_dir is not None:
         lines += ["", f"Results written to {out_dir}/"]
     return "\n".join(lines)
+
+
+def parameter_risk_lines(s: dict[str, Any]) -> list[str]:
+    """Summary lines of a run with parameter replicates (DESIGN 2.14): each figure with its
+    value at the file's own rates, the 5–95 % band over replicates and the share of its
+    variance that comes from not knowing the rates."""
+    rows, notes = parameter_risk_rows(s)
+    if not rows:
+        return []
+    risk = s["parameter_risk"]
+    lines = [
+        "",
+        f"Parameter risk ({risk['replicates']:,} replicates of the rates, at least "
+        f"{risk['paths_per_replicate']:,} paths each; the figures above include it):",
+    ]
+    for label, mixture, point, band, share in rows:
+        lines.append(
+            f"  {label:<26} {mixture}; at the file's rates {point}; band {band}; "
+            f"{share} of its variance from the rates"
+        )
+    return lines + [f"  {note}" for note in notes]
 
 
 def implied_lines(s: dict[str, Any]) -> list[str]:
@@ -84,8 +176,8 @@ def implied_lines(s: dict[str, Any]) -> list[str]:
     cov = s.get("allowance_coverage")
     if cov is not None:
         lines.append(
-            f"  allowance coverage      {100 * cov:.1f} % "
-            f"± {100 * s['allowance_coverage_se']:.1f} % of the implied lifetime loss"
+            f"  allowance coverage      "
+            f"{fmt_pm(cov, s['allowance_coverage_se'], fmt_pct)} of the implied lifetime loss"
         )
     if s.get("ecl_weighted") is not None:
         parts = ", ".join(
@@ -101,6 +193,7 @@ def implied_lines(s: dict[str, Any]) -> list[str]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``arsim run``: simulate, write the results folder, print the summary."""
+    started = time.perf_counter()  # the wall time printed runs from here to the summary
     from ..api import simulate
     from ..storage import default_out_dir, write_results
 
@@ -109,12 +202,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = check_out_folder(Path(args.out), args.force)
     else:
         out = check_out_folder(default_out_dir(args.scenario), False)
-    with progress_bar(scenario.simulation.paths, "simulating") as bar:
-        result = simulate(scenario, workers=args.workers, progress=bar.update)
+    replicates, rows = load_replicates_args(args, scenario, overrides)
+    steps = scenario.simulation.paths * (2 if replicates else 1)  # a plain run for the point
+    with progress_bar(steps, "simulating") as bar:
+        result = simulate(scenario, workers=args.workers, progress=bar.update, replicates=rows)
     written = writing(
         out,
         lambda: write_results(
-            result, out, force=args.force, scenario_file=args.scenario, overrides=overrides
+            result,
+            out,
+            force=args.force,
+            scenario_file=args.scenario,
+            overrides=overrides,
+            replicates_file=replicates,
         ),
     )
     summary = result.summary()
@@ -122,7 +222,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_json(summary)
         message(f"results written to {written}/")
     else:
-        print(format_summary(summary, written))
+        wall = time.perf_counter() - started
+        print(format_summary(summary, written, wall_seconds=wall, overrides=overrides))
     return EXIT_OK
 
 
@@ -143,9 +244,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         for w in warnings:
             message(str(w))
+        book = "".join(
+            f", {len(entries):,} {what}{'s' if len(entries) != 1 else ''}"
+            for what, entries in (("segment", scenario.segments), ("debtor", scenario.debtors))
+            if entries
+        )
         print(
-            f"OK: {args.scenario}: {scenario.scenario.name!r}, {scenario.n_buckets} buckets, "
-            f"{sim.horizon_months} months, {sim.paths:,} paths"
+            f"OK: {args.scenario}: {scenario.scenario.name!r}, {scenario.n_buckets} buckets"
+            f"{book}, {sim.horizon_months} months, {sim.paths:,} paths"
         )
     return EXIT_OK
 
@@ -173,6 +279,7 @@ def add_parsers(sub: Any) -> None:
     run.add_argument("--out", help="results folder (default results/<stem>/<timestamp>/)")
     run.add_argument("--force", action="store_true", help="replace an existing --out folder")
     run.add_argument("--workers", type=int, help="threads (default: number of CPUs)")
+    add_replicates_arg(run)
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check a scenario file")

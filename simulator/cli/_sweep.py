@@ -15,7 +15,9 @@ from ._common import (
     EXIT_OK,
     EXIT_USER,
     UserError,
+    add_replicates_arg,
     add_scenario_args,
+    load_replicates_args,
     load_scenario_args,
     print_json,
 )
@@ -100,7 +102,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.level is not None and not math.isfinite(args.level):
         raise UserError(f"{args.scenario}: --level: must be a finite number")
     points = sw.make_points(scenario, design)
-    definition = {**sweep_definition("sweep", scenario), "design": design.to_dict()}
+    swept = {f: "the sweep (--param)" for f in design.fields}
+    _, rows = load_replicates_args(args, scenario, overrides, swept)
+    definition = {**sweep_definition("sweep", scenario, rows), "design": design.to_dict()}
     folder = sweep_folder(args, definition, overrides)
     check_memory(args, points)
     # the implied rates need a run-off per point: only when asked for or a metric needs them
@@ -116,6 +120,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             desc="sweep",
             new_points=new_points,
             analytics=analytics,
+            replicates=rows,
         )
     except KeyboardInterrupt:
         return interrupted(folder)
@@ -150,7 +155,12 @@ def parse_bracket(text: str, source: str) -> tuple[float, float]:
 
 
 def _run_solve(
-    args: argparse.Namespace, scenario: Any, metric: str, bracket: tuple[float, float], folder: Any
+    args: argparse.Namespace,
+    scenario: Any,
+    metric: str,
+    bracket: tuple[float, float],
+    folder: Any,
+    replicates: list[dict[str, float]] | None,
 ) -> Any:
     """The reverse stress test on the chosen scheduler; the folder is created once the target
     is known to be crossed in the bracket."""
@@ -175,6 +185,7 @@ def _run_solve(
         desc="solve",
         deferred=True,
         analytics=needs_analytics(metric),
+        replicates=replicates,
     )
     return result
 
@@ -201,8 +212,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     sw.check_solve(scenario, args.param, metric, args.target)
     given = None if args.bracket is None else parse_bracket(args.bracket, args.scenario)
     bracket = sw.solve_bracket(scenario, args.param, given)
+    _, rows = load_replicates_args(args, scenario, overrides, {args.param: "the solve (--param)"})
     definition = {
-        **sweep_definition("solve", scenario),
+        **sweep_definition("solve", scenario, rows),
         "field": args.param,
         "metric": metric,
         "target": args.target,
@@ -211,7 +223,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     folder = sweep_folder(args, definition, overrides)
     check_memory(args, [sw.make_point(scenario, {args.param: x}) for x in bracket])
     try:
-        result = _run_solve(args, scenario, metric, bracket, folder)
+        result = _run_solve(args, scenario, metric, bracket, folder, rows)
     except KeyboardInterrupt:
         return interrupted(folder)
     except sw.PointFailed as exc:
@@ -241,8 +253,10 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     check_sweep_args(args)
     metric = args.metric or default_metric(scenario)
     fields = [f.strip() for f in args.params.split(",") if f.strip()]
+    moved = {f: "the sensitivity (--params)" for f in fields}
+    _, rows = load_replicates_args(args, scenario, overrides, moved)
     definition = {
-        **sweep_definition("sensitivity", scenario),
+        **sweep_definition("sensitivity", scenario, rows),
         "fields": fields,
         "delta": args.delta,
     }
@@ -257,6 +271,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             done=done_points(folder),
             desc="sensitivity",
             analytics=needs_analytics(metric),
+            replicates=rows,
         )
     except KeyboardInterrupt:
         return interrupted(folder)
@@ -294,6 +309,7 @@ def _add_shared(p: argparse.ArgumentParser) -> None:
         "cluster) or tcp://HOST:PORT (an existing Dask cluster)",
     )
     p.add_argument("--workers", type=int, help="processes for local and local-dask (default: CPUs)")
+    add_replicates_arg(p)
 
 
 def _add_sweep(sub: Any) -> None:

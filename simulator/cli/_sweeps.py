@@ -19,14 +19,17 @@ from ._common import (
 )
 
 
-def sweep_definition(kind: str, scenario: Any) -> dict[str, Any]:
-    """What makes two commands "the same sweep" (their folder is resumed, not refused)."""
+def sweep_definition(
+    kind: str, scenario: Any, replicates: list[dict[str, float]] | None = None
+) -> dict[str, Any]:
+    """What makes two commands "the same sweep" (their folder is resumed, not refused); the
+    parameter replicates' rows are part of the scenario's hash."""
     from ..engine import ENGINE_VERSION
     from ..scenario import scenario_hash
 
     return {
         "kind": kind,
-        "scenario_sha256": scenario_hash(scenario.model_copy(update={"sweep": None})),
+        "scenario_sha256": scenario_hash(scenario.model_copy(update={"sweep": None}), replicates),
         "paths": scenario.simulation.paths,
         "seed": scenario.simulation.seed,
         "engine_version": ENGINE_VERSION,
@@ -113,6 +116,7 @@ def execute(
     new_points: int | None = None,
     deferred: bool = False,
     analytics: bool = True,
+    replicates: list[dict[str, float]] | None = None,
 ) -> tuple[Any, PointSaver, Any]:
     """Run ``work(runner, saver)`` on the chosen scheduler with a progress bar on stderr.
 
@@ -142,6 +146,7 @@ def execute(
                 on_task=bar.update,
                 on_plan=plan,
                 analytics=analytics,
+                replicates=replicates,
             )
             result = work(runner, saver)
     except SchedulerError as exc:

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from ._models import Scenario
+from ._types import NAME_RULE, UNION_TAGS
 
 __all__ = ["ScenarioError"]
+
+#: The tables of named entries; a field of one is ``segments.NAME.FIELD`` (DESIGN 3.3).
+ENTRY_TABLES = ("segments", "debtors")
 
 
 class ScenarioError(ValueError):
@@ -86,8 +91,37 @@ def _fmt_number(x: Any) -> str:
     return short if float(short) == x else repr(x)  # 1.0000000001 is not shown as 1
 
 
-def _loc_text(loc: tuple[Any, ...]) -> str:
+def entry_path(table: str, index: int, names: Sequence[Any]) -> str:
+    """Where an entry of ``[[segments]]`` or ``[[debtors]]`` is: ``segments.NAME`` (the form of
+    the field paths of DESIGN 3.3) when its name is valid and no other entry has it, otherwise
+    ``segments[INDEX]`` (0-based, in the order of the file).
+
+    Parameters
+    ----------
+    table : {"segments", "debtors"}
+    index : int
+    names : sequence
+        The names of the table's entries, as given (anything that is not a valid name counts as
+        none).
+    """
+    name = names[index] if 0 <= index < len(names) else None
+    if isinstance(name, str) and NAME_RULE.fullmatch(name) and list(names).count(name) == 1:
+        return f"{table}.{name}"
+    return f"{table}[{index}]"
+
+
+def raw_names(data: Any, table: str) -> list[Any]:
+    """The ``name`` of each entry of a table of a scenario's mapping (``None`` where missing)."""
+    entries = data.get(table) if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return []
+    return [e.get("name") if isinstance(e, dict) else None for e in entries]
+
+
+def _loc_text(loc: tuple[Any, ...], data: Any = None) -> str:
     out = ""
+    if len(loc) >= 2 and loc[0] in ENTRY_TABLES and isinstance(loc[1], int):
+        out, loc = entry_path(loc[0], loc[1], raw_names(data, loc[0])), loc[2:]
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
@@ -154,14 +188,35 @@ def _rank_and_reason(err: dict[str, Any]) -> tuple[int, str]:
     return 2, err.get("msg", "invalid value")
 
 
+def _position(loc: tuple[Any, ...]) -> tuple[int, int]:
+    """Where a location is in the file: its table (in the order of the model, unknown tables
+    last, as pydantic reports them) and its entry of ``[[segments]]`` or ``[[debtors]]``."""
+    tables = list(Scenario.model_fields)
+    table = tables.index(loc[0]) if loc and loc[0] in tables else len(tables)
+    entry = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else -1
+    return table, entry
+
+
 def _first_error(
-    exc: ValidationError, file: str, missing_gross: str | None = None
+    exc: ValidationError,
+    file: str,
+    data: Any = None,
+    missing: Sequence[tuple[tuple[Any, ...], str, int]] = (),
 ) -> ScenarioError:
-    ranked: list[tuple[int, int, str, str]] = []
-    if missing_gross is not None:  # optional in the model, required unless a profile is given
-        ranked.append((1, -1, "buckets.gross", missing_gross))
+    """The first of pydantic's errors, and of ``missing``, in the order of DESIGN 3.2; among
+    problems of one kind, the first in the file.
+
+    ``missing`` holds keys that are optional in the models but required by another field, as
+    ``(location, reason, order)``; ``order`` places one among pydantic's errors of its table
+    and entry (-1 first, a large number last). ``data`` is the mapping that was validated: it
+    names the entries of ``[[segments]]`` and ``[[debtors]]`` in the error's field path.
+    """
+    ranked: list[tuple[int, int, int, int, str, str]] = [
+        (1, *_position(loc), order, _loc_text(loc, data), reason) for loc, reason, order in missing
+    ]
     for i, err in enumerate(exc.errors()):
-        rank, reason = _rank_and_reason(err)
-        ranked.append((rank, i, _loc_text(err["loc"]), reason))
-    rank, _, field, reason = min(ranked)
+        loc = tuple(p for p in err["loc"] if p not in UNION_TAGS)
+        rank, reason = _rank_and_reason({**err, "loc": loc})
+        ranked.append((rank, *_position(loc), i, _loc_text(loc, data), reason))
+    *_, field, reason = min(ranked)
     return ScenarioError(file, field, reason)

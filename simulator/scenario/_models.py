@@ -7,42 +7,31 @@ is expected).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 from pydantic_core import PydanticCustomError
 
-__all__ = ["MONEY_LIMIT", "Scenario", "default_labels"]
+from ._segments import MAX_DEBTORS, MAX_SEGMENTS, Debtor, Segment
+from ._types import (
+    MONEY_LIMIT,
+    Balance,
+    Correlation,
+    FactorLoading,
+    Growth,
+    Money,
+    Multiplier,
+    NonNegMoney,
+    Profile,
+    Rate,
+    Seasonality,
+    WriteOff,
+    _Section,
+    at_most,
+)
 
-MONEY_LIMIT = 1e12
-
-# Strict scalar types: a boolean or a string is never a number; an integer is accepted as a float.
-Num = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-
-
-Rate = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]
-
-
-Money = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-MONEY_LIMIT, le=MONEY_LIMIT)]
-
-
-NonNegMoney = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=MONEY_LIMIT)]
-
-
-Growth = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=-1.0, le=10.0)]
-
-
-Balance = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=MONEY_LIMIT)]
-
-
-Seasonality = Annotated[
-    list[Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1e6)]],
-    Field(min_length=12, max_length=12),
-]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+__all__ = ["MONEY_LIMIT", "Scenario", "default_labels", "profile_bucket_sums"]
 
 
 class ScenarioMeta(_Section):
@@ -53,7 +42,7 @@ class ScenarioMeta(_Section):
     unit: str = ""
     as_of: dt.date | None = None
     description: str = ""
-    sources: list[str] = []
+    sources: list[str] = Field(default_factory=list)
 
 
 class Buckets(_Section):
@@ -63,7 +52,7 @@ class Buckets(_Section):
     labels: list[str] | None = None
     gross: list[Balance] | None = None
     provision_rates: list[Rate]
-    opening_by_age: Annotated[list[Balance], Field(min_length=1, max_length=1200)] | None = None
+    opening_by_age: Profile | None = None
 
     @field_validator("edges_months")
     @classmethod
@@ -92,8 +81,8 @@ class Collections(_Section):
     """``[collections]``: average monthly collection rates ``c_b`` and how they move."""
 
     monthly_rate: list[Rate]
-    multiplier: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=100.0)] = 1.0
-    factor_loading: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=10.0)] = 0.0
+    multiplier: Multiplier = 1.0
+    factor_loading: FactorLoading = 0.0
     seasonality: Seasonality | None = None
 
 
@@ -101,8 +90,8 @@ class Defaults(_Section):
     """``[defaults]``: average monthly default rates ``p_b``, correlation, write-off age."""
 
     monthly_rate: list[Rate]
-    correlation: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, lt=1.0)] = 0.0
-    write_off_after_months: Annotated[int, Field(strict=True, le=1200)] | None = None
+    correlation: Correlation = 0.0
+    write_off_after_months: WriteOff | None = None
 
 
 class Factor(_Section):
@@ -154,7 +143,7 @@ class EclScenario(_Section):
 
     name: str
     weight: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=1.0)]
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = Field(default_factory=dict)
 
 
 class Scenario(_Section):
@@ -174,6 +163,10 @@ class Scenario(_Section):
     simulation: Simulation = Simulation()
     sweep: dict[str, Any] | None = None
     ecl_scenarios: list[EclScenario] | None = None
+    segments: (
+        Annotated[list[Segment], at_most(MAX_SEGMENTS, "segment", at_least_one=True)] | None
+    ) = None
+    debtors: Annotated[list[Debtor], at_most(MAX_DEBTORS, "debtor")] | None = None
 
     _source: str = PrivateAttr(default="<scenario>")
     _gross_derived: bool = PrivateAttr(default=False)
@@ -189,6 +182,11 @@ class Scenario(_Section):
         if self.buckets.labels is not None:
             return list(self.buckets.labels)
         return default_labels(self.buckets.edges_months)
+
+    @property
+    def segment_names(self) -> list[str]:
+        """The names of the ``[[segments]]`` (empty without them)."""
+        return [seg.name for seg in self.segments or ()]
 
     @property
     def n_buckets(self) -> int:
@@ -226,3 +224,14 @@ def default_labels(edges: list[int]) -> list[str]:
         else:
             labels.append(f"{_months_text(lo)}+")
     return labels
+
+
+def profile_bucket_sums(profile: list[float], edges: list[int]) -> list[float]:
+    """A balance profile by monthly age summed into buckets (DESIGN 3.1): bucket ``b`` holds
+    the ages ``e_b .. e_{b+1}-1``; the last bucket every age from ``e_{K-1}`` on.
+
+    Sums are exact-rounded (:func:`math.fsum`), so a profile written with these sums as
+    ``gross`` is not rescaled.
+    """
+    upper = [*edges[1:], max(len(profile), edges[-1])]
+    return [math.fsum(profile[lo:hi]) for lo, hi in zip(edges, upper, strict=True)]

@@ -8,8 +8,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ._errors import ScenarioError, _first_error
-from ._models import Scenario
+from ._book_rules import (
+    check_book,
+    check_no_top_level_book,
+    check_per_bucket,
+    check_profile_sums,
+    check_seasonality,
+    check_write_off,
+)
+from ._errors import ScenarioError, _first_error, _loc_text
+from ._models import Scenario, profile_bucket_sums
 from ._paths import apply_overrides, check_field_path
 
 __all__ = [
@@ -47,52 +55,33 @@ def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
     return scenario_from_dict(raw, source=scenario.source)
 
 
-def profile_bucket_sums(profile: list[float], edges: list[int]) -> list[float]:
-    """A balance profile by monthly age summed into buckets (DESIGN 3.1): bucket ``b`` holds
-    the ages ``e_b .. e_{b+1}-1``; the last bucket every age from ``e_{K-1}`` on.
-
-    Sums are exact-rounded (:func:`math.fsum`), so a profile written with these sums as
-    ``gross`` is not rescaled.
-    """
-    upper = [*edges[1:], max(len(profile), edges[-1])]
-    return [math.fsum(profile[lo:hi]) for lo, hi in zip(edges, upper, strict=True)]
-
-
-def _cross_field_checks(sc: Scenario, file: str) -> None:
+def _cross_field_checks(sc: Scenario, file: str, derived: bool) -> None:
     b = sc.buckets
     edges = b.edges_months
     k = len(edges)
-    per_bucket = {
-        "buckets.gross": b.gross,
-        "buckets.provision_rates": b.provision_rates,
-        "buckets.labels": b.labels,
-        "collections.monthly_rate": sc.collections.monthly_rate,
-        "defaults.monthly_rate": sc.defaults.monthly_rate,
-    }
-    if b.opening_by_age is not None and max(b.gross or [0.0]) > 1e12:
-        raise ScenarioError(file, "buckets.opening_by_age", "its sums per bucket must be ≤ 1e12")
-    for name, values in per_bucket.items():
-        if values is not None and len(values) != k:
-            raise ScenarioError(
-                file, name, f"must have one value per bucket ({k}), got {len(values)}"
-            )
+    check_no_top_level_book(sc, file)
+    check_profile_sums(
+        file, "buckets.opening_by_age", b.opening_by_age, None if derived else b.gross, edges
+    )
+    for name, values in (
+        ("buckets.gross", b.gross),
+        ("buckets.provision_rates", b.provision_rates),
+        ("buckets.labels", b.labels),
+        ("collections.monthly_rate", sc.collections.monthly_rate),
+        ("defaults.monthly_rate", sc.defaults.monthly_rate),
+    ):
+        check_per_bucket(file, name, values, k)
     if b.labels is not None and len(set(b.labels)) != k:
         raise ScenarioError(file, "buckets.labels", "labels must be different from each other")
-    w = sc.defaults.write_off_after_months
-    if w is not None and w <= edges[-1]:
-        raise ScenarioError(
-            file,
-            "defaults.write_off_after_months",
-            f"must be greater than the last bucket edge ({edges[-1]}), got {w}",
-        )
+    check_write_off(
+        file, "defaults.write_off_after_months", sc.defaults.write_off_after_months, edges
+    )
     for name, seas in (
         ("collections.seasonality", sc.collections.seasonality),
         ("revenue.seasonality", sc.revenue.seasonality),
     ):
-        if seas is not None and sc.scenario.as_of is None:
-            raise ScenarioError(
-                file, name, "a seasonality needs scenario.as_of to know the calendar month"
-            )
+        check_seasonality(file, name, seas, sc.scenario.as_of)
+    check_book(sc, file)
     billings = sc.revenue.credit_billings
     horizon = sc.simulation.horizon_months
     if billings is not None and len(billings) != horizon:
@@ -104,7 +93,7 @@ def _cross_field_checks(sc: Scenario, file: str) -> None:
     if sc.sweep is not None:
         for key, spec in sc.sweep.items():
             try:
-                check_field_path(key, file)
+                check_field_path(key, file, sc)
             except ScenarioError as exc:
                 raise ScenarioError(file, f"sweep.{key}", exc.reason) from None
             ok = isinstance(spec, str) or (
@@ -162,31 +151,58 @@ def scenario_from_dict(data: dict[str, Any], *, source: str = "<scenario>") -> S
     ScenarioError
         The first problem found, in the order described in the module docstring.
     """
-    missing = _missing_gross(data)
+    missing = _missing_keys(data)
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise _first_error(exc, source, missing) from None
-    if missing is not None:
-        raise ScenarioError(source, "buckets.gross", missing)
-    derived = sc.buckets.gross is None and sc.buckets.opening_by_age is not None
+        raise _first_error(exc, source, data, missing) from None
+    if missing:
+        loc, reason, _ = missing[0]
+        raise ScenarioError(source, _loc_text(loc, data), reason)
+    derived = (
+        sc.segments is None and sc.buckets.gross is None and sc.buckets.opening_by_age is not None
+    )
     if derived:
         assert sc.buckets.opening_by_age is not None
         sums = profile_bucket_sums(sc.buckets.opening_by_age, sc.buckets.edges_months)
         sc = sc.model_copy(update={"buckets": sc.buckets.model_copy(update={"gross": sums})})
-    _cross_field_checks(sc, source)
+    _cross_field_checks(sc, source, derived)
     sc._source = source
     sc._gross_derived = derived
     return sc
 
 
-def _missing_gross(data: Any) -> str | None:
-    """The reason ``buckets.gross`` is missing (neither it nor a profile given), or ``None``."""
-    buckets = data.get("buckets") if isinstance(data, dict) else None
+def _given(table: Any, key: str) -> bool:
+    return isinstance(table, dict) and table.get(key) is not None
+
+
+def _missing_keys(data: Any) -> list[tuple[tuple[Any, ...], str, int]]:
+    """Keys the models leave optional that another key makes required, as ``(location,
+    reason, order)`` for :func:`._errors._first_error`: ``buckets.gross`` without a profile or
+    segments, a segment's ``gross`` without its profile, a debtor's ``segment`` when the
+    scenario has segments."""
+    if not isinstance(data, dict):
+        return []
+    missing: list[tuple[tuple[Any, ...], str, int]] = []
+    segments = data.get("segments")
+    buckets = data.get("buckets")
     if (
-        isinstance(buckets, dict)
-        and buckets.get("gross") is None
-        and buckets.get("opening_by_age") is None
+        segments is None
+        and isinstance(buckets, dict)
+        and not _given(buckets, "gross")
+        and not _given(buckets, "opening_by_age")
     ):
-        return "required key is missing (or give buckets.opening_by_age)"
-    return None
+        reason = "required key is missing (or give buckets.opening_by_age)"
+        missing.append((("buckets", "gross"), reason, -1))
+    last = 10**9  # after the entry's other missing keys
+    for i, seg in enumerate(segments if isinstance(segments, list) else ()):
+        if isinstance(seg, dict) and not _given(seg, "gross") and not _given(seg, "opening_by_age"):
+            reason = "required key is missing (or give opening_by_age)"
+            missing.append((("segments", i, "gross"), reason, last))
+    debtors = data.get("debtors")
+    has_segments = isinstance(segments, list) and bool(segments)
+    for i, dbt in enumerate(debtors if isinstance(debtors, list) and has_segments else ()):
+        if isinstance(dbt, dict) and not _given(dbt, "segment"):
+            reason = "required key is missing: the scenario has [[segments]]; name one of them"
+            missing.append((("debtors", i, "segment"), reason, last))
+    return missing

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from ._book import BookSegment, book_segments
 from ._models import Scenario
 
 __all__ = ["ScenarioWarning", "scenario_warnings"]
@@ -33,8 +34,10 @@ def _months_text(months: float) -> str:
 def scenario_warnings(scenario: Scenario) -> list[ScenarioWarning]:
     """What is valid in ``scenario`` but probably not what its author meant.
 
-    - A ``buckets.opening_by_age`` with a balance at ages at or past the write-off age ``W``
-      (it is folded into age ``W − 1`` and written off at the end of month 1).
+    For the book, and for each of its ``[[segments]]`` on its own rates:
+
+    - An ``opening_by_age`` with a balance at ages at or past the write-off age ``W`` (it is
+      folded into age ``W − 1`` and written off at the end of month 1).
     - The open last bucket (no write-off age) keeps what reaches it for longer than the
       horizon: it collects nothing, or collects and defaults so slowly that half of it is still
       there after the horizon. The book and its allowance then grow for ever and the provision
@@ -44,12 +47,22 @@ def scenario_warnings(scenario: Scenario) -> list[ScenarioWarning]:
     -------
     list of ScenarioWarning
     """
-    return [*_folded_profile(scenario), *_stranded_last_bucket(scenario)]
+    out: list[ScenarioWarning] = []
+    for seg in book_segments(scenario):
+        out.extend(_folded_profile(scenario, seg))
+    for seg in book_segments(scenario):
+        out.extend(_stranded_last_bucket(scenario, seg))
+    return out
 
 
-def _folded_profile(scenario: Scenario) -> list[ScenarioWarning]:
-    profile = scenario.buckets.opening_by_age
-    w = scenario.defaults.write_off_after_months
+def _path(seg: BookSegment, field: str, top: str | None = None) -> str:
+    """The field path of a segment's field (``top`` or ``field`` for the implicit one)."""
+    return f"segments.{seg.name}.{field}" if seg.explicit else (top or field)
+
+
+def _folded_profile(scenario: Scenario, seg: BookSegment) -> list[ScenarioWarning]:
+    profile = seg.opening_by_age
+    w = seg.write_off_after_months
     if profile is None or w is None or len(profile) <= w:
         return []
     beyond = math.fsum(profile[w:])
@@ -58,31 +71,32 @@ def _folded_profile(scenario: Scenario) -> list[ScenarioWarning]:
     return [
         ScenarioWarning(
             scenario.source,
-            "buckets.opening_by_age",
+            _path(seg, "opening_by_age", "buckets.opening_by_age"),
             f"{beyond:.6g} of the opening balance is aged {w} months or more, at or past "
-            f"the write-off age defaults.write_off_after_months = {w}; it is folded into "
-            f"age {w - 1} and written off at the end of month 1 unless collected",
+            f"the write-off age {_path(seg, 'defaults.write_off_after_months')} = {w}; it is "
+            f"folded into age {w - 1} and written off at the end of month 1 unless collected",
         )
     ]
 
 
-def _stranded_last_bucket(scenario: Scenario) -> list[ScenarioWarning]:
-    b, col, dfl = scenario.buckets, scenario.collections, scenario.defaults
+def _stranded_last_bucket(scenario: Scenario, seg: BookSegment) -> list[ScenarioWarning]:
     last = scenario.n_buckets - 1
     label = scenario.labels[last]
+    if seg.explicit:
+        label = f"{label} of segment {seg.name}"
     horizon = scenario.simulation.horizon_months
-    if dfl.write_off_after_months is not None or not sum(b.gross or [0.0]) > 0:
+    if seg.write_off_after_months is not None or not sum(seg.gross or [0.0]) > 0:
         return []
-    seas = col.seasonality or [1.0] * 12
-    c = col.multiplier * col.monthly_rate[last] * sum(seas) / 12
-    p = dfl.monthly_rate[last]
+    seas = seg.seasonality or [1.0] * 12
+    c = seg.multiplier * seg.collection_rate[last] * sum(seas) / 12
+    p = seg.default_rate[last]
     exit_rate = min(c + p, 1.0)
-    field = f"collections.monthly_rate[{last}]"
+    field = _path(seg, f"collections.monthly_rate[{last}]")
+    write_off = _path(seg, "defaults.write_off_after_months")
     if exit_rate <= 0.0:
         reason = (
             f"{label} collects nothing, never defaults and has no write-off age: everything "
-            f"that reaches it stays for ever; set defaults.write_off_after_months or a "
-            f"collection rate"
+            f"that reaches it stays for ever; set {write_off} or a collection rate"
         )
         return [ScenarioWarning(scenario.source, field, reason)]
     half_life = math.log(2.0) / -math.log1p(-exit_rate) if exit_rate < 1.0 else 0.0
@@ -93,7 +107,7 @@ def _stranded_last_bucket(scenario: Scenario) -> list[ScenarioWarning]:
         f"{label} {what} and defaults {100 * p:.2g} %/month with no write-off age: half of "
         f"what reaches it is still there after {_months_text(half_life)}, longer than the "
         f"{horizon}-month horizon, so the book and its allowance keep growing; set "
-        f"defaults.write_off_after_months (e.g. {b.edges_months[-1] + 12}) if such balances "
-        f"are written off"
+        f"{write_off} (e.g. {scenario.buckets.edges_months[-1] + 12}) if such balances are "
+        f"written off"
     )
     return [ScenarioWarning(scenario.source, field, reason)]

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import re
 import shutil
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,10 @@ from ._manifest import file_table, host, versions
 
 __all__ = [
     "FORMAT",
+    "StoredRun",
     "default_out_dir",
     "load_results",
+    "read_run",
     "redraw_plots",
     "scenario_hash",
     "write_results",
@@ -69,6 +73,7 @@ def write_results(
     force: bool = False,
     scenario_file: str | None = None,
     overrides: dict[str, Any] | None = None,
+    replicates_file: str | Path | None = None,
 ) -> Path:
     """Write a results folder atomically.
 
@@ -83,6 +88,9 @@ def write_results(
         The file the scenario came from, recorded in the manifest.
     overrides : dict, optional
         ``--set`` overrides, recorded in the manifest.
+    replicates_file : str or Path, optional
+        The file the parameter replicates came from, recorded in the manifest; the rows
+        themselves are written as ``replicates.csv`` whenever the result has them.
 
     Returns
     -------
@@ -110,14 +118,20 @@ def write_results(
         for name, table in result_tables(result).items():  # provisioning tables
             table.to_csv(tmp / name, index=False, float_format="%.10g")
         (tmp / "scenario.toml").write_text(scenario_toml(result.scenario))
+        if result.replicates:
+            pd.DataFrame(result.replicates).to_csv(
+                tmp / "replicates.csv", index=False, float_format="%.17g"
+            )
         _save_plots(result, tmp / "plots")
         manifest = {
             "format": FORMAT,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "scenario_name": result.scenario.scenario.name,
             "scenario_file": scenario_file,
-            "scenario_sha256": scenario_hash(result.scenario),
+            "scenario_sha256": scenario_hash(result.scenario, result.replicates),
             "overrides": overrides or {},
+            "replicates_file": None if replicates_file is None else str(replicates_file),
+            "replicates": len(result.replicates) if result.replicates else 0,
             "seed": result.seed,
             "paths": result.n_paths,
             "horizon_months": result.horizon,
@@ -133,6 +147,18 @@ def write_results(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+#: The columns of ``paths.parquet`` every run has.
+_PATHS_COLUMNS = {
+    "runway_months",
+    "runway_censored",
+    "min_cash",
+    "cash_end",
+    "collections",
+    "credit_loss",
+    "provision_charge",
+}
 
 
 def load_results(folder: str | Path) -> SimulationResult:
@@ -180,7 +206,15 @@ def load_results(folder: str | Path) -> SimulationResult:
         "credit_loss": paths["credit_loss"].to_numpy(),
         "charge": paths["provision_charge"].to_numpy(),
     }
+    per_path |= {  # a run's segment, pool and replicate columns (results.paths)
+        c: paths[c].to_numpy() for c in paths.columns if c not in _PATHS_COLUMNS
+    }
     monthly = pd.read_csv(folder / "monthly.csv")
+    replicates = None
+    if (folder / "replicates.csv").is_file():  # a run with parameter risk (DESIGN 2.14)
+        replicates = pd.read_csv(folder / "replicates.csv").to_dict("records")
+    summary_path = folder / "summary.json"
+    stored = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     return SimulationResult(
         scenario=scenario,
         per_path=per_path,
@@ -188,8 +222,65 @@ def load_results(folder: str | Path) -> SimulationResult:
         trajectory=None,
         engine_version=str(manifest.get("engine_version")),
         wall_seconds=float(manifest.get("wall_seconds") or float("nan")),
-        analytics_source=analyse,
+        analytics_source=functools.partial(analyse, replicates=replicates)
+        if replicates
+        else analyse,
+        parameter_risk=stored.get("parameter_risk"),
+        replicates=replicates,
     )
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A results folder read back whole: what comparing two runs needs.
+
+    Attributes
+    ----------
+    folder : Path
+    result : SimulationResult
+        The per-path columns, the monthly table and the scenario (no trajectory sample).
+    summary : dict
+        ``summary.json`` as written (implied rates and ECL included, not recomputed).
+    manifest : dict
+        ``manifest.json``: overrides, scenario file, versions, creation time.
+    """
+
+    folder: Path
+    result: SimulationResult
+    summary: dict[str, Any]
+    manifest: dict[str, Any]
+
+
+def read_run(folder: str | Path) -> StoredRun:
+    """Read a results folder written by ``arsim run``: its result, summary and manifest.
+
+    Parameters
+    ----------
+    folder : str or Path
+
+    Returns
+    -------
+    StoredRun
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder is missing.
+    ValueError
+        If it is not a complete arsim results folder.
+    """
+    folder = Path(folder)
+    result = load_results(folder)
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError("incomplete results folder: summary.json is missing") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"unreadable results folder: {exc}") from None
+    if not isinstance(summary, dict) or not isinstance(manifest, dict):
+        raise ValueError("summary.json and manifest.json must hold JSON objects")
+    return StoredRun(folder, result, summary, manifest)
 
 
 def redraw_plots(folder: str | Path) -> list[Path]:

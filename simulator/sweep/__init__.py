@@ -15,15 +15,15 @@ writes the sweep's folder.
 
 Modules: ``_fields`` (what a field holds and its range), ``_designs`` (grid, ``[sweep]`` table,
 Sobol), ``_points`` (points and their outcomes), ``_executors``, ``_runner``, ``_table`` (the
-tidy table and the metrics), ``_solve`` (reverse stress test), ``_sensitivity`` and ``_plots``.
+tidy table and the metrics), ``_solve`` (reverse stress test), ``_sensitivity``, ``_labels``
+(names and units of metrics and fields) and ``_plots``.
 """
 
 from ._designs import MAX_POINTS, Design, grid_design, sobol_design, table_design
 from ._executors import LocalPool, SchedulerError, check_scheduler, open_executor
 from ._fields import FieldInfo, field_info
+from ._labels import metric_label, param_label
 from ._plots import (
-    metric_label,
-    param_label,
     plot_solve,
     plot_sweep_curve,
     plot_sweep_heatmap,

@@ -46,9 +46,13 @@ class _SerialExecutor(Executor):
         return fut
 
 
-def _ignore_sigint() -> None:
-    """Worker initializer: Ctrl-C is handled by the parent, which stops the sweep."""
+def _init_worker(nice: int = 0) -> None:
+    """Worker initializer: Ctrl-C is handled by the parent, which stops the sweep; ``nice``
+    lowers the worker's scheduling priority (``os.nice``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if nice:
+        with contextlib.suppress(OSError, AttributeError):
+            os.nice(nice)
 
 
 class LocalPool(Executor):
@@ -62,10 +66,19 @@ class LocalPool(Executor):
     ----------
     workers : int
         Number of worker processes.
+    nice : int, optional
+        Lower the workers' scheduling priority by this much (the what-if page runs its sweeps
+        and run-offs at 19, so that the live edits in the server keep the cores).
+    preload : sequence of str, optional
+        Modules the fork server imports once, before it forks the workers.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(
+        self, workers: int, *, nice: int = 0, preload: tuple[str, ...] = ("simulator.sweep",)
+    ) -> None:
         self.workers = workers
+        self.nice = nice
+        self.preload = list(preload)
         self._pool = self._new()
 
     def _new(self) -> Executor:
@@ -75,9 +88,12 @@ class LocalPool(Executor):
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if ctx.get_start_method() == "forkserver":
-            ctx.set_forkserver_preload(["simulator.sweep"])
+            ctx.set_forkserver_preload(self.preload)
         return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=ctx, initializer=_ignore_sigint
+            max_workers=self.workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(self.nice,),
         )
 
     @property

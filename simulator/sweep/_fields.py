@@ -8,7 +8,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from ..scenario import Scenario, ScenarioError, check_field_path
+from ..scenario import Scenario, ScenarioError, field_value, resolve_field_path
 
 
 @dataclass(frozen=True)
@@ -80,14 +80,31 @@ def _bounds(meta: list[Any]) -> tuple[float, float, bool, bool]:
     return lo, hi, lo_open, hi_open
 
 
+def _pick_arm(ann: Any, as_list: bool) -> Any:
+    """Of a number-or-list union (a debtor's probability), the arm the value takes."""
+    if typing.get_origin(ann) not in (typing.Union, types.UnionType):
+        return ann
+    for arm in typing.get_args(ann):
+        inner, _ = _unwrap(arm)
+        if (typing.get_origin(inner) is list) == as_list:
+            return arm
+    return ann
+
+
 def field_info(scenario: Scenario, path: str) -> FieldInfo:
     """Describe the field ``path`` of ``scenario``: its kind, valid range and current value.
+
+    A field a segment or debtor leaves out has the value it inherits (DESIGN 3.3: the
+    top-level table's, its segment's, ``1`` for a segment's multiplier ``m_s``); an item of a
+    debtor's probability given as one number is that number.
 
     Parameters
     ----------
     scenario : Scenario
     path : str
-        A field path such as ``collections.multiplier`` or ``collections.monthly_rate[2]``.
+        A field path such as ``collections.multiplier``, ``collections.monthly_rate[2]``,
+        ``segments.government.collections.multiplier`` or
+        ``debtors.city_a.monthly_pay_probability[1]``.
 
     Returns
     -------
@@ -96,29 +113,20 @@ def field_info(scenario: Scenario, path: str) -> FieldInfo:
     Raises
     ------
     ScenarioError
-        If the path names no field, or its index is out of range.
+        If the path names no field, no segment or debtor of the scenario, or its index is out
+        of range.
     """
-    parts = check_field_path(path, scenario.source)
-    section, name = str(parts[0]), str(parts[1])
-    model = type(getattr(scenario, section))
-    spec = model.model_fields[name]
+    fp = resolve_field_path(path, scenario.source)
+    current = field_value(scenario, path)
+    spec = fp.model.model_fields[fp.field]
     ann, meta = _unwrap(spec.annotation)
     meta = list(spec.metadata) + meta
-    current = getattr(getattr(scenario, section), name)
-    if len(parts) == 3:
+    ann, more = _unwrap(_pick_arm(ann, fp.index is not None or isinstance(current, list)))
+    meta += more
+    if fp.index is not None:
         if typing.get_origin(ann) is not list:
-            raise ScenarioError(scenario.source, path, f"{section}.{name} is not a list")
-        index = int(parts[2])
-        if current is None:
-            raise ScenarioError(
-                scenario.source, path, f"{section}.{name} is not set, so has no items"
-            )
-        if not 0 <= index < len(current):
-            raise ScenarioError(
-                scenario.source, path, f"index out of range: the list has {len(current)} items"
-            )
+            raise ScenarioError(scenario.source, path, f"{fp.where} is not a list")
         ann, meta = _unwrap(typing.get_args(ann)[0])
-        current = current[index]
     if ann is float:
         kind = "float"
     elif ann is int:

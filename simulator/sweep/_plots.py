@@ -10,22 +10,28 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter
 
+from .._plotkit import legend_below
 from ..scenario import Scenario
+from ._labels import (
+    axis_text,
+    fmt_metric,
+    format_axis,
+    format_param_axis,
+    metric_label,
+    param_label,
+)
 from ._solve import SolveResult
 from ._table import se_name
 
 __all__ = [
-    "metric_label",
-    "param_label",
     "plot_solve",
     "plot_sweep_curve",
     "plot_sweep_heatmap",
@@ -36,129 +42,7 @@ __all__ = [
 ]
 
 _CONTOUR = "#e8384f"
-_PERCENTILE = {"p5": "5th", "p25": "25th", "p50": "50th (median)", "p75": "75th", "p95": "95th"}
-_MONEY_METRICS = {
-    "credit_loss_mean": "credit loss over the horizon, mean",
-    "credit_loss_p95": "credit loss over the horizon, 95th percentile",
-    "credit_loss_p99": "credit loss over the horizon, 99th percentile",
-    "collections_mean": "collections over the horizon, mean",
-    "min_cash_mean": "minimum cash, mean",
-    "min_cash_p5": "minimum cash, 5th percentile",
-    "provision_charge_mean": "provision charge over the horizon, mean",
-    "allowance_opening": "opening allowance",
-    "gross_opening": "opening gross receivables",
-    "implied_lifetime_loss": "implied lifetime loss of the opening book",
-    "ecl_weighted": "probability-weighted ECL",
-}
-
-
-def _money(scenario: Scenario) -> str:
-    return scenario.money_unit or "money units"
-
-
-def metric_label(metric: str, scenario: Scenario) -> tuple[str, str, str]:
-    """How to label a metric: ``(text, unit, kind)``.
-
-    ``kind`` is ``"probability"`` or ``"share"`` (drawn as percentages), ``"money"``,
-    ``"months"`` or ``""``.
-    """
-    horizon = scenario.simulation.horizon_months
-    base = metric.removesuffix("_se")
-    m = re.fullmatch(r"p_runway_le_(\d+|horizon)", base)
-    if m:
-        k = horizon if m.group(1) == "horizon" else m.group(1)
-        return f"P(runway ≤ {k} months)", "%", "probability"
-    if base.startswith("runway_quantiles."):
-        q = base.split(".", 1)[1]
-        return f"runway, {_PERCENTILE.get(q, q)} percentile", "months", "months"
-    if base == "cash_end_mean":
-        return f"cash at month {horizon}, mean", _money(scenario), "money"
-    if base in _MONEY_METRICS:
-        return _MONEY_METRICS[base], _money(scenario), "money"
-    for prefix, words in (
-        ("implied_rates.", "implied provision rate"),
-        ("disclosed_rates.", "disclosed provision rate"),
-    ):
-        if base.startswith(prefix):
-            return f"{words}, bucket {base[len(prefix) :]}", "%", "share"
-    if base == "allowance_coverage":
-        return "allowance coverage (allowance / implied lifetime loss)", "×", ""
-    return base, "", ""
-
-
-_FIELD_LABELS: dict[str, tuple[str, str]] = {
-    "collections.multiplier": ("collection multiplier m", "× the average rates"),
-    "collections.factor_loading": ("collection factor loading β", "per SD of the factor"),
-    "collections.monthly_rate": ("average collection rate c", "per month"),
-    "collections.seasonality": ("collection seasonality s", "× the average"),
-    "defaults.monthly_rate": ("average default rate p", "per month"),
-    "defaults.correlation": ("default correlation ρ", "dimensionless"),
-    "defaults.write_off_after_months": ("write-off age W", "months"),
-    "factor.persistence": ("factor persistence φ", "month to month"),
-    "revenue.monthly": ("monthly revenue R₀", "{money} per month"),
-    "revenue.annual_growth": ("revenue growth g", "per year"),
-    "revenue.volatility": ("revenue volatility v", "per month"),
-    "revenue.factor_correlation": ("revenue–factor correlation κ", "dimensionless"),
-    "revenue.credit_share": ("share of revenue billed on credit σ", "share"),
-    "revenue.seasonality": ("revenue seasonality q", "× the average"),
-    "cash.opening": ("opening cash", "{money}"),
-    "cash.monthly_fixed_outflow": ("fixed outflow F₀", "{money} per month"),
-    "cash.fixed_outflow_growth": ("fixed outflow growth g_F", "per year"),
-    "cash.variable_cost_ratio": ("variable costs v_c", "share of revenue"),
-    "cash.floor": ("cash floor", "{money}"),
-    "cash.other_monthly_inflow": ("other inflow O", "{money} per month"),
-    "buckets.gross": ("opening gross", "{money}"),
-    "buckets.provision_rates": ("provision rate r", "share"),
-    "buckets.edges_months": ("bucket edge", "months"),
-    "simulation.horizon_months": ("horizon H", "months"),
-    "simulation.paths": ("paths", "count"),
-    "simulation.seed": ("seed", "integer"),
-}
-
-
-def param_label(field: str, scenario: Scenario) -> str:
-    """An axis label for a swept field: its meaning and unit, then its path on a second line,
-    e.g. ``collection multiplier m (× the average rates)`` / ``collections.multiplier``."""
-    m = re.fullmatch(r"([A-Za-z_]+\.[A-Za-z_]+)(?:\[(\d+)\])?", field)
-    if not m or m.group(1) not in _FIELD_LABELS:
-        return field
-    words, unit = _FIELD_LABELS[m.group(1)]
-    if m.group(2) is not None:
-        i = int(m.group(2))
-        labels = scenario.labels
-        if m.group(1).endswith("seasonality"):
-            words += f", month {i + 1}"
-        elif i < len(labels):
-            words += f", bucket {labels[i]}"
-    unit = unit.format(money=_money(scenario))
-    return f"{words} ({unit})\n{field}"
-
-
-def _axis_text(metric: str, scenario: Scenario) -> str:
-    text, unit, _ = metric_label(metric, scenario)
-    return f"{text} ({unit})" if unit else text
-
-
-def _format_axis(axis: Any, kind: str) -> None:
-    if kind in ("probability", "share"):
-        axis.set_major_formatter(PercentFormatter(1.0, decimals=None))
-    elif kind == "money":
-        axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:,.0f}"))
-
-
-def _format_param_axis(axis: Any, field: str) -> None:
-    """Thousands separators on the axis of a money field (e.g. ``cash.opening``)."""
-    base = re.sub(r"\[\d+\]$", "", field)
-    if "{money}" in _FIELD_LABELS.get(base, ("", ""))[1]:
-        axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:,.0f}"))
-
-
-def _fmt(value: float, kind: str) -> str:
-    if kind in ("probability", "share"):
-        return f"{100 * value:.3g} %"
-    if kind == "money":
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
+_BAND = "#4c72b0"
 
 
 def _title(ax: Axes, scenario: Scenario, what: str) -> None:
@@ -177,8 +61,13 @@ def plot_sweep_curve(
     *,
     scenario: Scenario,
     level: float | None = None,
+    se_ax: Axes | None = None,
 ) -> Axes:
     """A metric against one swept field, with a ±2 SE band where the metric has an SE.
+
+    The band is drawn with its edges, so that it shows where it is wider than the curve; with
+    ``se_ax`` its half-width (2 SE) is also drawn there on a scale of its own, so that the Monte
+    Carlo error reads even where the band is thin against the metric's range.
 
     Parameters
     ----------
@@ -191,6 +80,8 @@ def plot_sweep_curve(
         The swept scenario (for labels and units).
     level : float, optional
         A reference level drawn as a horizontal line (e.g. 0.05 for P(runway ≤ 12)).
+    se_ax : matplotlib.axes.Axes, optional
+        A panel below ``ax`` (sharing its x axis) for the band's half-width, 2 SE.
 
     Returns
     -------
@@ -202,25 +93,62 @@ def plot_sweep_curve(
     text, _, kind = metric_label(metric, scenario)
     n = int(data["paths"].iloc[0]) if "paths" in data and len(data) else 0
     se_col = se_name(metric, data.columns)
-    if se_col is not None and np.isfinite(_floats(data[se_col])).any():
-        se = _floats(data[se_col])
+    se = _floats(data[se_col]) if se_col is not None else np.full(len(x), np.nan)
+    has_band = bool(np.isfinite(se).any())
+    if has_band:
         lo, hi = y - 2 * se, y + 2 * se
         if kind == "probability":
             lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
-        ax.fill_between(x, lo, hi, color="#4c72b0", alpha=0.25, label="± 2 SE (Monte Carlo)")
-    ax.plot(x, y, marker="o", markersize=3.5, color="#4c72b0", label=f"{text}, {n:,} paths")
+        ax.fill_between(
+            x,
+            lo,
+            hi,
+            color=_BAND,
+            alpha=0.3,
+            edgecolor=_BAND,
+            linewidth=0.8,
+            label="± 2 SE (Monte Carlo)",
+            zorder=1,
+        )
+    ax.plot(
+        x,
+        y,
+        marker="o",
+        markersize=3,
+        linewidth=1.2,
+        color="#1b2f5e",
+        label=f"{text}, {n:,} paths",
+        zorder=3,
+    )
     if level is not None:
         ax.axhline(
-            level, color="#c44e52", linestyle="--", linewidth=1, label=f"level {_fmt(level, kind)}"
+            level,
+            color="#c44e52",
+            linestyle="--",
+            linewidth=1,
+            label=f"level {fmt_metric(level, kind)}",
+            zorder=2,
         )
-    ax.set_xlabel(param_label(field, scenario))
-    ax.set_ylabel(_axis_text(metric, scenario))
-    _format_axis(ax.yaxis, kind)
-    _format_param_axis(ax.xaxis, field)
+    ax.set_ylabel(axis_text(metric, scenario))
+    format_axis(ax.yaxis, kind)
     ax.legend(loc="best", fontsize=8)
     seed = int(data["seed"].iloc[0]) if "seed" in data and len(data) else None
     crn = f"common random numbers, seed {seed}" if seed is not None else "common random numbers"
     _title(ax, scenario, f"{text} against {field} ({crn})")
+    bottom = ax
+    if se_ax is not None and has_band:
+        se_ax.fill_between(x, 0, 2 * se, color=_BAND, alpha=0.3, edgecolor=_BAND, linewidth=0.8)
+        se_ax.set_ylim(bottom=0)
+        if kind in ("probability", "share"):
+            se_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:.2g}"))
+            se_ax.set_ylabel("± 2 SE\n(percentage points)")
+        else:
+            format_axis(se_ax.yaxis, kind)
+            se_ax.set_ylabel("± 2 SE")
+        ax.tick_params(labelbottom=False)
+        bottom = se_ax
+    bottom.set_xlabel(param_label(field, scenario))
+    format_param_axis(bottom.xaxis, field)
     return ax
 
 
@@ -277,18 +205,18 @@ def plot_sweep_heatmap(
         mesh = ax.scatter(x, y, c=z, cmap="viridis")
     ax.scatter(x, y, s=6, color="black", alpha=0.5, label="points run")
     bar = ax.figure.colorbar(mesh, ax=ax)
-    bar.set_label(_axis_text(metric, scenario))
-    _format_axis(bar.ax.yaxis, kind)
+    bar.set_label(axis_text(metric, scenario))
+    format_axis(bar.ax.yaxis, kind)
     handles = [Line2D([], [], marker="o", linestyle="", color="black", markersize=3)]
     labels = ["points run"]
     if contour is not None:
         handles.append(Line2D([], [], color=_CONTOUR, linewidth=2))
-        labels.append(f"{text} = {_fmt(level, kind)}")
-    ax.legend(handles, labels, loc="best", fontsize=8)
+        labels.append(f"{text} = {fmt_metric(level, kind)}")
     ax.set_xlabel(param_label(fx, scenario))
     ax.set_ylabel(param_label(fy, scenario))
-    _format_param_axis(ax.xaxis, fx)
-    _format_param_axis(ax.yaxis, fy)
+    legend_below(ax, handles, labels, ncol=2)
+    format_param_axis(ax.xaxis, fx)
+    format_param_axis(ax.yaxis, fy)
     _title(ax, scenario, f"{text} over {fx} and {fy}")
     return ax
 
@@ -320,12 +248,22 @@ def sweep_figures(
         return figures
     for metric in metrics:
         lev = _default_level(metric, scenario, level)
-        fig = Figure(figsize=(8, 5), layout="constrained")
-        ax = fig.add_subplot()
         if len(fields) == 1:
-            plot_sweep_curve(table, fields[0], metric, ax, scenario=scenario, level=lev)
+            fig = Figure(figsize=(8, 5.6), layout="constrained")
+            ax, se_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+            plot_sweep_curve(
+                table, fields[0], metric, ax, scenario=scenario, level=lev, se_ax=se_ax
+            )
+            if not se_ax.has_data():
+                fig.delaxes(se_ax)
+                ax.tick_params(labelbottom=True)
+                ax.set_xlabel(param_label(fields[0], scenario))
+                format_param_axis(ax.xaxis, fields[0])
         else:
-            plot_sweep_heatmap(table, fields, metric, ax, scenario=scenario, level=lev)
+            fig = Figure(figsize=(8, 5.4), layout="constrained")
+            plot_sweep_heatmap(
+                table, fields, metric, fig.add_subplot(), scenario=scenario, level=lev
+            )
         figures[_file_name(metric)] = fig
     return figures
 
@@ -359,7 +297,7 @@ def plot_solve(result: SolveResult, ax: Axes, *, scenario: Scenario) -> Axes:
         color="#c44e52",
         linestyle="--",
         linewidth=1,
-        label=f"target {_fmt(result.target, kind)}",
+        label=f"target {fmt_metric(result.target, kind)}",
     )
     if result.value is not None:
         ax.axvline(result.value, color="#222222", linewidth=1.2, label=f"value {result.value:.4g}")
@@ -378,14 +316,14 @@ def plot_solve(result: SolveResult, ax: Axes, *, scenario: Scenario) -> Axes:
             pad = 0.15 * max(max(ys) - min(ys), 1e-9)
             ax.set_ylim(min(ys) - pad, max(ys) + pad)
     ax.set_xlabel(param_label(result.field, scenario))
-    ax.set_ylabel(_axis_text(result.metric, scenario))
-    _format_axis(ax.yaxis, kind)
-    _format_param_axis(ax.xaxis, result.field)
+    ax.set_ylabel(axis_text(result.metric, scenario))
+    format_axis(ax.yaxis, kind)
+    format_param_axis(ax.xaxis, result.field)
     ax.legend(loc="best", fontsize=8)
     _title(
         ax,
         scenario,
-        f"Reverse stress test: {result.field} where {text} = {_fmt(result.target, kind)}",
+        f"Reverse stress test: {result.field} where {text} = {fmt_metric(result.target, kind)}",
     )
     return ax
 
@@ -446,7 +384,7 @@ def plot_tornado(table: pd.DataFrame, ax: Axes, *, scenario: Scenario, delta: fl
         unit_text = "percentage points"
     else:
         unit_text = unit or "metric units"
-    ax.set_xlabel(f"change in {text} from its base value {_fmt(base, kind)} ({unit_text})")
+    ax.set_xlabel(f"change in {text} from its base value {fmt_metric(base, kind)} ({unit_text})")
     ax.set_ylabel("field moved (others at base values)")
     lo, hi = ax.get_xlim()
     pad = 0.25 * max(abs(lo), abs(hi), 1e-12)

@@ -3,6 +3,7 @@ soon as it is complete."""
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections import deque
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._util import block_sizes
-from ..engine import BLOCK_SIZE, ENGINE_VERSION, run_block
+from ..engine import BLOCK_SIZE, ENGINE_VERSION, check_replicate_paths, run_block
 from ..params import compile_params
 from ..provisioning import analyse
 from ..results import SimulationResult
@@ -22,11 +23,16 @@ from ._points import Point, PointOutcome
 
 
 def _summarise(
-    scenario: Scenario, blocks: Iterator[Any], seconds: Callable[[], float], analytics: bool = True
+    scenario: Scenario,
+    blocks: Iterator[Any],
+    seconds: Callable[[], float],
+    analytics: bool = True,
+    replicates: list[dict[str, float]] | None = None,
 ) -> dict:
     """Combine a point's blocks, in block order, into its summary (the scenario left out)."""
+    source = functools.partial(analyse, replicates=replicates) if replicates else analyse
     result = SimulationResult.from_blocks(
-        scenario, blocks, engine_version=ENGINE_VERSION, analytics=analyse
+        scenario, blocks, engine_version=ENGINE_VERSION, analytics=source
     )
     result.wall_seconds = seconds()  # compute seconds of the blocks, wherever they ran
     summary = result.summary(analytics=analytics)
@@ -47,7 +53,12 @@ def _run_block_task(prm: Any, block_index: int, n: int, seed: int) -> tuple[Any,
     return out, time.perf_counter() - start
 
 
-def _run_point_task(prm: Any, scenario: Scenario, analytics: bool = True) -> dict[str, Any]:
+def _run_point_task(
+    prm: Any,
+    scenario: Scenario,
+    analytics: bool = True,
+    replicates: list[dict[str, float]] | None = None,
+) -> dict[str, Any]:
     """A task: a whole point, its blocks run in order here; returns its summary."""
     seed = scenario.simulation.seed
     spent = [0.0]
@@ -58,7 +69,7 @@ def _run_point_task(prm: Any, scenario: Scenario, analytics: bool = True) -> dic
             spent[0] += seconds
             yield out
 
-    return _summarise(scenario, blocks(), lambda: spent[0], analytics)
+    return _summarise(scenario, blocks(), lambda: spent[0], analytics, replicates)
 
 
 #: A task: a point's position in the call of :meth:`PointRunner.run`, and its block (``None``: the
@@ -115,6 +126,11 @@ class PointRunner:
     analytics : bool, optional
         Whether each point's summary includes the implied rates and ECL (a run-off per point);
         a solve or sensitivity on a simulated metric does without them.
+    replicates : list of dict, optional
+        Parameter replicates (DESIGN 2.14) for every point, as checked rows
+        (:func:`simulator.scenario.replicate_rows`, whose ``conflicts`` should name the fields
+        the points change): each point's figures then include parameter risk. A point's
+        summary has no ``parameter_risk`` (that needs a second, plain run per point).
     """
 
     #: A point with more blocks than this is always split into block tasks.
@@ -132,9 +148,11 @@ class PointRunner:
         on_task: Callable[[int], None] | None = None,
         on_plan: Callable[[int], None] | None = None,
         analytics: bool = True,
+        replicates: list[dict[str, float]] | None = None,
     ) -> None:
         self.executor = executor
         self.analytics = analytics
+        self.replicates = replicates or None
         self.slots = max(1, int(slots))
         # in this process, one task at a time, so that each point is saved as it finishes
         serial = isinstance(executor, _SerialExecutor)
@@ -158,7 +176,14 @@ class PointRunner:
         A failure (an exception in a task, a broken pool, a lost worker) fails its point only;
         the other points go on. An interruption (``KeyboardInterrupt``) cancels the tasks not
         yet started and propagates; every point reported through ``on_point`` is complete.
+
+        Raises
+        ------
+        ScenarioError
+            Before anything runs, if a point has fewer than two paths a parameter replicate.
         """
+        for point in points:
+            check_replicate_paths(point.scenario, self.replicates)
         call = _Run(self, points)
         call.plan()
         try:
@@ -257,10 +282,10 @@ class _Run:
         runner, st = self.runner, self.states[pos]
         sim = st.point.scenario.simulation
         if st.prm is None:
-            st.prm = compile_params(st.point.scenario)
+            st.prm = compile_params(st.point.scenario, runner.replicates)
         if b is None:
             fut = runner.executor.submit(
-                _run_point_task, st.prm, st.point.scenario, runner.analytics
+                _run_point_task, st.prm, st.point.scenario, runner.analytics, runner.replicates
             )
         else:
             n = min(BLOCK_SIZE, sim.paths - b * BLOCK_SIZE)
@@ -336,6 +361,7 @@ class _Run:
                 (st.blocks[i] for i in range(st.n_blocks)),
                 lambda: st.seconds,
                 self.runner.analytics,
+                self.runner.replicates,
             )
         except Exception as exc:
             self.fail(pos, exc)
