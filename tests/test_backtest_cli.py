@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import IFLYTEK, SCENARIOS, assert_one_line_error, verify_folder
 
-from simulator.backtest import parameter_risk_available
 from simulator.cli import main
 
 LEDGER = SCENARIOS / "ledger_example.csv"
@@ -152,28 +153,6 @@ def test_mistakes_are_one_line_and_write_nothing(tmp_path, capsys):
         _refused(["backtest", *common, *extra], capsys, fragment, written=out)
 
 
-@pytest.mark.skipif(parameter_risk_available(), reason="the engine runs parameter replicates")
-def test_parameter_risk_is_refused_until_the_engine_has_replicates(tmp_path, capsys):
-    out = tmp_path / "b"
-    line = _refused(
-        [
-            "backtest",
-            str(LEDGER),
-            "--rolling",
-            "2",
-            "--horizon",
-            "3",
-            "--parameter-risk",
-            "--out",
-            str(out),
-        ],
-        capsys,
-        "--parameter-risk: this engine cannot run parameter replicates yet",
-        written=out,
-    )
-    assert line.startswith(f"{LEDGER}: ")
-
-
 def test_bad_rows_an_existing_folder_and_force(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     lines = LEDGER.read_text().splitlines()
@@ -207,53 +186,98 @@ def test_bad_rows_an_existing_folder_and_force(tmp_path, capsys):
     verify_folder(out)
 
 
-@pytest.fixture
-def engine_with_replicates(monkeypatch):
-    """``simulate`` with the ``replicates`` keyword of DESIGN 2.14, standing in for the engine
-    that takes it: it records each table and runs the plain simulation (so the variant equals
-    the plain one here), which is enough to carry the backtest's parameter-risk path through."""
-    import simulator.api
+def test_parameter_risk_is_a_second_variant_in_every_table_plot_and_page(tmp_path, capsys):
+    """--parameter-risk: the variant beside plain in backtest.json, metrics.csv and
+    forecasts.csv (the same rows), the bootstrap it ran in replicates/ (which with the origin's
+    scenario runs the same forecast again), the plots' legends, the printed text and the report
+    page."""
+    import matplotlib
 
-    real = simulator.api.simulate
-    tables = []
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
 
-    def simulate(scenario, *, replicates=None, **kw):
-        if replicates is not None:
-            tables.append(replicates)
-        return real(scenario, **kw)
+    from simulator.backtest import plot_backtest_fan, plot_coverage, plot_pit_histogram
 
-    monkeypatch.setattr(simulator.api, "simulate", simulate)
-    return tables
-
-
-def test_parameter_risk_with_an_engine_that_takes_replicates(engine_with_replicates, tmp_path,
-                                                             capsys):  # fmt: skip
-    assert parameter_risk_available()
     out = tmp_path / "b"
     argv = ["backtest", str(LEDGER), "--origins", "2023-06-30,2023-12-31", "--horizon", "12",
             "--base", str(IFLYTEK), "--parameter-risk", "--bootstrap", "20", "--time-blocks",
             "12", "--paths", "256", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "with parameter risk" in text and "fitted rates as known" in text
-    tables = engine_with_replicates
-    assert len(tables) == 2  # one per origin
-    assert list(tables[0].columns) == [
+    assert "with parameter risk:" in text and "fitted rates as known:" in text
+    assert "bootstrap replicate π[n mod 20]" in text and "replicates/ (2)" in text
+    doc = json.loads((out / "backtest.json").read_text())
+    assert doc["variants"] == ["plain", "parameter_risk"] and doc["bootstrap"] == 20
+    assert doc["metrics"]["parameter_risk"].keys() == doc["metrics"]["plain"].keys()
+    assert doc["metrics"]["parameter_risk"]["collections_12m"]["all"]["n"] == 1  # 9 months after
+    metrics = pd.read_csv(out / "metrics.csv")
+    forecasts = pd.read_csv(out / "forecasts.csv")
+    keys = ["origin", "series", "horizon"]
+    plain, risk = (forecasts[forecasts.variant == v].sort_values(keys) for v in doc["variants"])
+    assert len(plain) + len(risk) == len(forecasts)
+    pd.testing.assert_frame_equal(
+        plain[keys].reset_index(drop=True), risk[keys].reset_index(drop=True)
+    )
+    m = {v: f.sort_values(["series", "horizon"])[["series", "horizon", "n"]].reset_index(drop=True)
+         for v, f in metrics.groupby("variant")}  # fmt: skip
+    pd.testing.assert_frame_equal(m["plain"], m["parameter_risk"])
+    # the same realized values and naive forecast; another forecast
+    np.testing.assert_array_equal(plain["realized"], risk["realized"])
+    np.testing.assert_array_equal(plain["naive"], risk["naive"])
+    assert (plain["mean"].to_numpy() != risk["mean"].to_numpy()).any()
+    reps = sorted((out / "replicates").glob("*.csv"))
+    assert [p.stem for p in reps] == ["2023-06-30", "2023-12-31"]
+    table = pd.read_csv(reps[0])
+    assert len(table) == 20
+    assert list(table.columns) == [
         *(f"collections.monthly_rate[{b}]" for b in range(6)),
         *(f"defaults.monthly_rate[{b}]" for b in range(6)),
     ]
-    assert len(tables[0]) == 20
-    doc = json.loads((out / "backtest.json").read_text())
-    assert doc["variants"] == ["plain", "parameter_risk"] and doc["bootstrap"] == 20
-    assert (
-        doc["metrics"]["parameter_risk"]["collections_12m"]["all"]["n"] == 1
-    )  # 9 months after 2023-12
+    # the folder's scenario and replicates run the same mixture (what arsim run --replicates
+    # does), to the 10 digits of forecasts.csv
+    from simulator import load_scenario, simulate
+    from simulator.backtest._forecast import series_samples
+
+    scenario = load_scenario(out / "scenarios" / "2023-06-30.toml")
+    again = simulate(scenario, replicates=reps[0])
+    x = series_samples(again, doc["labels"])["collections"]
+    rows = risk[(risk.origin == "2023-06-30") & (risk.series == "collections")]
+    np.testing.assert_allclose(rows["mean"], x.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(rows["p95"], np.quantile(x, 0.95, axis=0), rtol=1e-9)
+    # the plots draw both variants
+    ax = Figure().subplots()
+    plot_backtest_fan(forecasts, "2023-06-30", "collections", ax)
+    assert "5–95 % with parameter risk" in [t.get_text() for t in ax.get_legend().get_texts()]
+    for draw in (
+        lambda ax: plot_pit_histogram(forecasts, "collections", ax),
+        lambda ax: plot_coverage(forecasts, ["collections"], ax),
+    ):
+        ax = Figure().subplots()
+        draw(ax)
+        assert any("with parameter risk" in t.get_text() for t in ax.get_legend().get_texts())
     html_out = tmp_path / "page.html"
     assert main(["report", str(out), "--out", str(html_out)]) == 0
-    assert "with parameter risk (the fit" in html_out.read_text()
-    # a --set of a rate the replicates vary, and too few paths, are refused
-    for extra, fragment in (
-        (["--set", "collections.monthly_rate[1]=0.05"], "the replicates of --parameter-risk"),
-        (["--paths", "30"], "--paths: --parameter-risk needs at least twice"),
-    ):
-        _refused([*argv, "--force", *extra], capsys, fragment)
+    page = html_out.read_text()
+    assert page.count("with parameter risk (the fit") == 2  # the metrics and the horizons
+    assert "20 replicates per origin" in page
+
+
+def test_parameter_risk_mistakes_are_one_line_and_write_nothing(tmp_path, capsys):
+    out = tmp_path / "b"
+    argv = ["backtest", str(LEDGER), "--rolling", "2", "--horizon", "3", "--parameter-risk",
+            "--bootstrap", "20", "--paths", "64", "--out", str(out)]  # fmt: skip
+    cases = [
+        (["--set", "collections.monthly_rate[1]=0.05"],
+         "--set collections.monthly_rate[1]: the replicates of --parameter-risk vary this field"),
+        (["--set", "defaults.monthly_rate=[0.01,0.01,0.01,0.01,0.01,0.01]"],
+         "--set defaults.monthly_rate: the replicates of --parameter-risk vary"),
+        (["--paths", "30"], "--paths: --parameter-risk needs at least twice the replicates (40)"),
+        (["--bootstrap", "1"], "--bootstrap: --parameter-risk needs 2 or more replicates"),
+        (["--bootstrap", "0"], "--bootstrap: --parameter-risk needs 2 or more replicates"),
+    ]  # fmt: skip
+    for extra, fragment in cases:
+        line = _refused([*argv, *extra], capsys, fragment, written=out)
+        assert line.startswith(f"{LEDGER}: ")
+    # a --set of a field the replicates leave alone runs
+    assert main([*argv, "--set", "collections.multiplier=0.9"]) == 0
+    assert "multiplier = 0.9" in (out / "scenarios" / "2024-08-31.toml").read_text()

@@ -105,7 +105,7 @@ def _one_ledger(customers: int, months: int, seed: int, paths: int) -> dict[floa
     rng = np.random.default_rng(seed)
     for m in (SLOW, FAST):
         wrong = dataclasses.replace(options, overrides={"collections.multiplier": m})
-        samples, _, _ = forecast_origin(of, 12, after["billings"], wrong)
+        samples, _, _, _ = forecast_origin(of, 12, after["billings"], wrong)
         x = samples["plain"]["collections_12m"]
         pit = randomized_pit(x, y, rng)
         out[m] = (float(x.mean()), float(y[0]), bool(covered(pit, 0.9)[0]), float(pit[0]))

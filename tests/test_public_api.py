@@ -77,7 +77,6 @@ PUBLIC = {
         "ledger_data_end",
         "metrics_table",
         "origin_scenario",
-        "parameter_risk_available",
         "parse_origins",
         "plot_backtest_fan",
         "plot_coverage",

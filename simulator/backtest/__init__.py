@@ -23,7 +23,6 @@ from ._forecast import (
     OriginFit,
     fit_origin,
     origin_scenario,
-    parameter_risk_available,
 )
 from ._metrics import LEVELS, covered, fair_crps, metrics_table, randomized_pit, summarize
 from ._origins import (
@@ -64,7 +63,6 @@ __all__ = [
     "ledger_data_end",
     "metrics_table",
     "origin_scenario",
-    "parameter_risk_available",
     "parse_origins",
     "plot_backtest_fan",
     "plot_coverage",

@@ -4,7 +4,6 @@ it gives, its simulated forecast of the months after, and the naive forecast bes
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,13 +93,6 @@ class BacktestOptions:
         if self.write_off_age is not None:
             return self.write_off_age
         return self.base.defaults.write_off_after_months if self.base is not None else None
-
-
-def parameter_risk_available() -> bool:
-    """Whether :func:`simulator.simulate` takes parameter replicates (DESIGN 2.14)."""
-    from ..api import simulate
-
-    return "replicates" in inspect.signature(simulate).parameters
 
 
 def _neutral_base(options: BacktestOptions, origin: dt.date, source: str) -> Scenario:
@@ -273,11 +265,51 @@ def origin_scenario(
     return sc
 
 
-def _simulate(scenario: Scenario, options: BacktestOptions, replicates: Any = None):
-    from ..api import simulate
+def _simulate(
+    scenario: Scenario, options: BacktestOptions, replicates: list[dict[str, float]] | None = None
+) -> SimulationResult:
+    """Run a scenario; with ``replicates``, path ``n`` with replicate ``π[n mod R]`` (DESIGN
+    2.14). The replicates go to the engine directly: :func:`simulator.simulate` would add a
+    second plain run on the same seed and paths, which is the plain forecast already made."""
+    if replicates is None:
+        from ..api import simulate
 
-    extra = {} if replicates is None else {"replicates": replicates}
-    return simulate(scenario, workers=options.workers, **extra)
+        return simulate(scenario, workers=options.workers)
+    from ..engine import simulate_paths
+
+    return simulate_paths(scenario, workers=options.workers, replicates=replicates)
+
+
+def origin_replicates(
+    of: OriginFit, scenario: Scenario, options: BacktestOptions, source: str
+) -> list[dict[str, float]]:
+    """The fit's bootstrap at an origin as parameter replicates of the scenario it runs
+    (DESIGN 2.14): one row per bootstrap replicate, the fitted ``c_b`` and ``p_b`` of every
+    bucket the window measured (:func:`simulator.data.replicates_table`), checked against the
+    scenario like ``arsim run --replicates``.
+
+    Raises
+    ------
+    BacktestError
+        If a row breaks the scenario's rules, a column is also set by ``--set``, or the paths
+        are fewer than twice the replicates.
+    """
+    from ..data import replicates_table
+    from ..engine import check_replicate_paths
+    from ..scenario import ScenarioError, replicate_rows
+
+    at = f"origin {of.origin.isoformat()}"
+    try:
+        rows = replicate_rows(
+            scenario,
+            replicates_table(of.fit),
+            source,
+            {key: "--set" for key in options.overrides},
+        )
+        check_replicate_paths(scenario, rows)
+    except ScenarioError as exc:
+        raise BacktestError(source, f"{at}: bootstrap {exc.field}", exc.reason) from None
+    return rows
 
 
 def series_samples(result: SimulationResult, labels: list[str]) -> dict[str, np.ndarray]:
@@ -318,29 +350,39 @@ def forecast_origin(
     horizon: int,
     billings: np.ndarray | None,
     options: BacktestOptions,
-) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray], Scenario]:
-    """Simulate an origin's forecast and its naive forecast.
+    source: str = "<ledger>",
+) -> tuple[
+    dict[str, dict[str, np.ndarray]],
+    dict[str, np.ndarray],
+    Scenario,
+    list[dict[str, float]] | None,
+]:
+    """Simulate an origin's forecast and its naive forecast (``source``: the ledger, for
+    messages).
 
     Returns
     -------
     samples : dict
         Variant (``plain``, and ``parameter_risk`` with it) → series → ``(paths, months)``.
+        Both run the same scenario on the same seed and paths; ``parameter_risk`` runs path
+        ``n`` with bootstrap replicate ``π[n mod R]`` (:func:`origin_replicates`).
     naive : dict
         Series → ``(months,)``.
     scenario : Scenario
         What the plain forecast ran.
+    replicates : list of dict or None
+        The rows the ``parameter_risk`` variant ran (``None`` without it).
     """
     labels = options.labels
     sc = origin_scenario(of, horizon, billings, options)
     samples = {"plain": series_samples(_simulate(sc, options), labels)}
+    rows = None
     if options.parameter_risk:
-        from ..data import replicates_table
-
-        table = replicates_table(of.fit)
-        samples["parameter_risk"] = series_samples(_simulate(sc, options, table), labels)
+        rows = origin_replicates(of, sc, options, source)
+        samples["parameter_risk"] = series_samples(_simulate(sc, options, rows), labels)
     naive_sc = origin_scenario(of, horizon, billings, options, naive=True)
     naive = {k: v[0] for k, v in series_samples(_simulate(naive_sc, options), labels).items()}
-    return samples, naive, sc
+    return samples, naive, sc, rows
 
 
 def check_parameter_risk(options: BacktestOptions, source: str) -> None:
@@ -349,18 +391,11 @@ def check_parameter_risk(options: BacktestOptions, source: str) -> None:
     Raises
     ------
     BacktestError
-        If the engine takes no replicates yet, the paths are fewer than twice the replicates
+        If there are fewer than 2 replicates, the paths are fewer than twice the replicates
         (DESIGN 2.14), or ``--set`` changes a rate the replicates vary.
     """
     if not options.parameter_risk:
         return
-    if not parameter_risk_available():
-        raise BacktestError(
-            source,
-            "--parameter-risk",
-            "this engine cannot run parameter replicates yet (DESIGN 2.14 is not built); run "
-            "the backtest without it",
-        )
     if options.bootstrap < 2:
         raise BacktestError(source, "--bootstrap", "--parameter-risk needs 2 or more replicates")
     for path in options.overrides:

@@ -81,9 +81,14 @@ class Backtest:
     origins : list of dict
         Per origin: its window, rates (fitted and naive), the opening book and notes.
     scenarios : dict
-        Origin (ISO date) → the scenario its plain forecast ran.
+        Origin (ISO date) → the scenario its forecasts ran.
     info : dict
-        The ledger, the options and the facts every reader needs (JSON-ready).
+        The ledger, the options and the facts every reader needs (JSON-ready), with
+        ``seconds``: the wall time of the realized series, the fits, the forecasts (the
+        simulations) and the scoring.
+    replicates : dict
+        With parameter risk, origin (ISO date) → the bootstrap replicates its ``parameter_risk``
+        forecast ran (a table of DESIGN 2.14: one row each, columns are field paths).
     """
 
     forecasts: pd.DataFrame
@@ -92,6 +97,7 @@ class Backtest:
     origins: list[dict[str, Any]]
     scenarios: dict[str, Scenario] = field(repr=False)
     info: dict[str, Any]
+    replicates: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
     def variants(self) -> list[str]:
@@ -258,6 +264,7 @@ def backtest(
     else:
         chosen = check_origins(list(origins or []), start=start, data_end=data_end, source=src)
     labels = opts.labels
+    clock = time.perf_counter()
     realized = realized_series(
         ledger,
         start=chosen[0],
@@ -267,20 +274,31 @@ def backtest(
         write_off_age=opts.w,
         age_basis=opts.age_basis,
     )
+    seconds = dict.fromkeys(("realized", "fits", "forecasts", "scoring"), 0.0)
+    seconds["realized"] = time.perf_counter() - clock
     order = series_order(labels)
     frames: list[pd.DataFrame] = []
     records: list[dict[str, Any]] = []
     scenarios: dict[str, Scenario] = {}
+    replicates: dict[str, pd.DataFrame] = {}
     for t in chosen:
+        clock = time.perf_counter()
         of = fit_origin(ledger, t, opts)
+        seconds["fits"] += time.perf_counter() - clock
         h_t = origin_horizon(t, horizon, data_end)
         after = realized.after(t, h_t)
         billed = after["billings"] if opts.billings == "actual" else None
-        samples, naive, sc = forecast_origin(of, h_t, billed, opts)
+        clock = time.perf_counter()
+        samples, naive, sc, rows = forecast_origin(of, h_t, billed, opts, src)
+        seconds["forecasts"] += time.perf_counter() - clock
+        clock = time.perf_counter()
         real = realized_values(after, labels)
         for variant, by_series in samples.items():
             frames += _rows(t, variant, by_series, real, naive, order, opts.seed)
+        seconds["scoring"] += time.perf_counter() - clock
         scenarios[t.isoformat()] = sc
+        if rows is not None:
+            replicates[t.isoformat()] = pd.DataFrame(rows)
         records.append(
             {
                 "origin": t.isoformat(),
@@ -293,7 +311,10 @@ def backtest(
         )
         if progress is not None:
             progress(1)
+    clock = time.perf_counter()
     forecasts = pd.concat(frames, ignore_index=True)
+    metrics = metrics_table(forecasts)
+    seconds["scoring"] += time.perf_counter() - clock
     base = opts.base
     sc0 = next(iter(scenarios.values()))
     info = {
@@ -325,20 +346,23 @@ def backtest(
         "levels": list(LEVELS),
         "series": {name: series_label(name) for name in order},
         "wall_seconds": time.perf_counter() - started,
+        "seconds": seconds,
     }
     return Backtest(
         forecasts=forecasts,
-        metrics=metrics_table(forecasts),
+        metrics=metrics,
         realized=realized,
         origins=json_ready(records),
         scenarios=scenarios,
         info=info,
+        replicates=replicates,
     )
 
 
 def _point_forecast(sc: Scenario, opts: BacktestOptions) -> bool:
-    """Whether every path is the same (no factor, no revenue noise, no replicates)."""
+    """Whether every path of the plain forecast is the same (no factor, no revenue noise);
+    the ``parameter_risk`` forecast's paths still differ by replicate."""
     noise = sc.collections.factor_loading > 0 or sc.defaults.correlation > 0
     if opts.billings == "model":
         noise = noise or sc.revenue.volatility > 0
-    return not (noise or opts.parameter_risk)
+    return not noise

@@ -194,6 +194,17 @@ def backtest_text(doc: dict[str, Any], written: Path | None, n_plots: int) -> st
             "a test of calibration. A base scenario with a factor (--base) gives the forecast "
             "its spread.",
         ]
+        if "parameter_risk" in doc["variants"]:
+            lines.append(
+                "With parameter risk the paths differ by replicate: that spread is the rates' "
+                "uncertainty alone."
+            )
+    if "parameter_risk" in doc["variants"]:
+        lines.append(
+            f"With parameter risk: path n runs with bootstrap replicate π[n mod "
+            f"{doc['bootstrap']}] of the fit at its origin (same seed and paths as the plain "
+            "forecast)."
+        )
     for variant in doc["variants"]:
         title = "with parameter risk" if variant == "parameter_risk" else "fitted rates as known"
         lines += ["", f"Forecast against what happened ({unit}), all horizons, {title}:", _HEAD]
@@ -222,10 +233,12 @@ def backtest_text(doc: dict[str, Any], written: Path | None, n_plots: int) -> st
         if len(notes) > 8:
             lines.append(f"  … and {len(notes) - 8} more in backtest.json")
     if written is not None:
+        reps = f", replicates/ ({len(origins)})" if "parameter_risk" in doc["variants"] else ""
         lines += [
             "",
             f"Written to {written}/: backtest.json, metrics.csv, forecasts.csv, realized.csv, "
-            f"scenarios/ ({len(origins)}), plots/ ({n_plots}). A page: arsim report {written}",
+            f"scenarios/ ({len(origins)}){reps}, plots/ ({n_plots}). A page: arsim report "
+            f"{written}",
         ]
     return "\n".join(lines)
 
@@ -269,6 +282,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         doc["rejected_rows"] = len(ledger.rejects)
     figures = backtest_figures(bt)
     texts = {f"scenarios/{k}.toml": scenario_toml(sc) for k, sc in bt.scenarios.items()}
+    texts |= {f"replicates/{k}.csv": rows.to_csv(index=False) for k, rows in bt.replicates.items()}
     tables = {
         "metrics": bt.metrics,
         "forecasts": bt.forecasts,
@@ -334,7 +348,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--parameter-risk",
         action="store_true",
-        help="also forecast with the fit's bootstrap as parameter replicates",
+        help="also forecast with the fit's bootstrap as parameter replicates (needs --paths "
+        "at least twice --bootstrap)",
     )
     p.add_argument(
         "--billings",

@@ -120,6 +120,11 @@ def _lead(doc: dict[str, Any]) -> str:
             " The model had no common factor, so every path was the same: the intervals have no "
             "width and coverage says nothing about calibration."
         )
+        if "parameter_risk" in (doc.get("variants") or []):
+            text += (
+                " With parameter risk the paths differ by bootstrap replicate: that spread is "
+                "the uncertainty of the fitted rates alone."
+            )
     return f'<p class="lead">{_esc(text)}</p>'
 
 
@@ -153,6 +158,12 @@ def _backtest_body(folder: Path) -> tuple[str, str]:
         ("billings", doc.get("billings")),
         ("paths per origin, seed", f"{doc.get('paths', 0):,}, {doc.get('seed')}"),
         (
+            "parameter risk",
+            f"the fit's bootstrap, {doc.get('bootstrap', 0):,} replicates per origin"
+            if doc.get("parameter_risk")
+            else "not forecast (--parameter-risk)",
+        ),
+        (
             "overrides (--set)",
             ", ".join(f"{k} = {v}" for k, v in (doc.get("overrides") or {}).items()) or "none",
         ),
@@ -179,13 +190,18 @@ def _backtest_body(folder: Path) -> tuple[str, str]:
         "of the last 12 month-end pairs). Months and overlapping origins are not independent "
         "trials: coverage is reported, not tested.</p>"
     )
-    parts.append("<h3>Monthly collections by horizon</h3>")
-    parts.append(
-        _rows_table(
-            ["months ahead", "origins", "WAPE", "bias", "in 50 %", "in 90 %", "skill"],
-            _horizon_rows(doc, "plain", "collections"),
+    variants = doc.get("variants") or ["plain"]
+    for variant in variants:
+        title = "Monthly collections by horizon"
+        if len(variants) > 1:
+            title += f", {_VARIANT_TITLE.get(variant, variant)}"
+        parts.append(f"<h3>{_esc(title)}</h3>")
+        parts.append(
+            _rows_table(
+                ["months ahead", "origins", "WAPE", "bias", "in 50 %", "in 90 %", "skill"],
+                _horizon_rows(doc, variant, "collections"),
+            )
         )
-    )
     parts += ["<h2>Plots</h2>", _figures(folder, _PLOT_ORDER)]
     labels = doc.get("labels") or []
     parts.append(

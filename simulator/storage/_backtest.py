@@ -4,7 +4,8 @@ with a manifest, like results folders.
 A backtest folder holds ``backtest.json`` (the facts, the origins and the metrics),
 ``metrics.csv`` (per variant, series and horizon), ``forecasts.csv`` (one row per forecast
 month), ``realized.csv`` (the ledger's realized series), ``scenarios/<origin>.toml`` (what each
-origin ran), ``plots/*.png`` and ``manifest.json``.
+origin ran), ``replicates/<origin>.csv`` (with parameter risk: the bootstrap replicates it ran),
+``plots/*.png`` and ``manifest.json``.
 """
 
 from __future__ import annotations
