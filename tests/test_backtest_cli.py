@@ -245,9 +245,10 @@ def test_parameter_risk_is_a_second_variant_in_every_table_plot_and_page(tmp_pat
     np.testing.assert_allclose(rows["mean"], x.mean(axis=0), rtol=1e-9)
     np.testing.assert_allclose(rows["p95"], np.quantile(x, 0.95, axis=0), rtol=1e-9)
     # the plots draw both variants
-    ax = Figure().subplots()
-    plot_backtest_fan(forecasts, "2023-06-30", "collections", ax)
-    assert "5–95 % with parameter risk" in [t.get_text() for t in ax.get_legend().get_texts()]
+    for rows in (forecasts, forecasts[forecasts.horizon == 1]):  # one month: bars, not lines
+        ax = Figure().subplots()
+        plot_backtest_fan(rows, "2023-06-30", "collections", ax)
+        assert "5–95 % with parameter risk" in [t.get_text() for t in ax.get_legend().get_texts()]
     for draw in (
         lambda ax: plot_pit_histogram(forecasts, "collections", ax),
         lambda ax: plot_coverage(forecasts, ["collections"], ax),

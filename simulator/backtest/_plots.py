@@ -81,8 +81,12 @@ def plot_backtest_fan(
     risk = rows[rows["variant"] == "parameter_risk"].sort_values("horizon")
     if not risk.empty:
         red = _VARIANT_STYLE["parameter_risk"]["color"]
-        ax.plot(h, risk["p5"], color=red, ls="--", lw=1, label="5–95 % with parameter risk")
-        ax.plot(h, risk["p95"], color=red, ls="--", lw=1)
+        label = "5–95 % with parameter risk"
+        if len(h) > 1:
+            ax.plot(h, risk["p5"], color=red, ls="--", lw=1, label=label)
+            ax.plot(h, risk["p95"], color=red, ls="--", lw=1)
+        else:  # one month: beside the bars
+            ax.vlines(h + 0.2, risk["p5"], risk["p95"], color=red, ls="--", lw=1.5, label=label)
     ax.plot(
         h,
         plain["naive"],
