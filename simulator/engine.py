@@ -39,7 +39,7 @@ from .params import (
 )
 from .resources import check_memory
 from .results import SimulationResult
-from .scenario import Scenario, ScenarioError, with_overrides
+from .scenario import Scenario, ScenarioError, book_segments, with_overrides
 
 __all__ = [
     "BLOCK_SIZE",
@@ -103,7 +103,8 @@ def run_block(
         Keep the monthly values of the first ``n_sample`` paths (the trajectory sample).
     trace : bool, optional
         Also return every month's hazards and flows for every path (for tests of the identities
-        of DESIGN 2.7; costs memory proportional to paths × months × buckets).
+        of DESIGN 2.7; costs memory proportional to paths × months × buckets), with the
+        factors: ``z`` (H, n) is ``Z_t`` and ``y`` (S, H, n) each segment's ``Y_t``.
     sample_out : ndarray, optional
         The run's whole trajectory sample, ``(V, H+1, N)``, C-contiguous: the block writes its
         ``n_sample`` paths into columns ``block_index * BLOCK_SIZE`` onwards, and the output's
@@ -317,7 +318,10 @@ class _KernelBook:
 def _trace_arrays(trace: bool, n_seg: int, K: int, J: int, H: int, n: int):
     """The trace dict (or ``None``) and the arrays the kernel writes it into."""
     if not trace:
-        return None, (_NO_TRACE3,) * 6 + (_NO_TRACE2,) + (_NO_TRACE3,) * 2
+        return None, (_NO_TRACE3,) * 6 + (_NO_TRACE2,) + (_NO_TRACE3,) * 2 + (
+            _NO_TRACE2,
+            _NO_TRACE3,
+        )
     arrays = {
         "h": np.empty((n_seg * K, H, n)),
         "d": np.empty((n_seg * K, H, n)),
@@ -328,6 +332,8 @@ def _trace_arrays(trace: bool, n_seg: int, K: int, J: int, H: int, n: int):
         "s_min": np.empty((H, n)),
         "debtor_events": np.empty((J, H, n)),
         "debtor_open": np.empty((J, H, n)),
+        "z": np.empty((H, n)),
+        "y": np.empty((n_seg, H, n)),
     }
     args = tuple(arrays.values())
     shaped = {
@@ -340,25 +346,50 @@ def _trace_arrays(trace: bool, n_seg: int, K: int, J: int, H: int, n: int):
     }
     if n_seg == 1:  # a book of one segment: its arrays without the segment axis
         shaped = {key: value[0] for key, value in shaped.items()}
-    tr = {**shaped, "s_min": arrays["s_min"]}
+    # the common factor Z_t and each segment's factor Y_t (Z itself for the implicit segment)
+    tr = {**shaped, "s_min": arrays["s_min"], "z": arrays["z"], "y": arrays["y"]}
     if J:
         tr["debtor_events"] = arrays["debtor_events"]
         tr["debtor_open"] = arrays["debtor_open"]
     return tr, args
 
 
+def _book_shape(scenario: Scenario) -> tuple[list[int], int, int]:
+    """The book's memory shape: each segment's number of ages A (DESIGN 2.1, its own W), the
+    segment rows among the outputs (0 without ``[[segments]]``) and the number of debtors J."""
+    edges = scenario.buckets.edges_months
+    ages = [AgingGrid(edges, seg.write_off_after_months).n_ages for seg in book_segments(scenario)]
+    seg_rows = len(scenario.segments) if scenario.segments else 0
+    return ages, seg_rows, len(scenario.debtors or ())
+
+
 def block_memory(scenario: Scenario) -> int:
-    """Rough memory in bytes of one block in flight (:func:`run_block`, no sample, no trace)."""
-    grid = AgingGrid(scenario.buckets.edges_months, scenario.defaults.write_off_after_months)
-    k = scenario.n_buckets
-    nv = n_monthly_values(k)
-    rows = 2 * grid.n_ages + 2 * MONTHS_PER_CHUNK + 6 * k + 2 * nv + 20
-    return BLOCK_SIZE * 8 * rows + 3 * (scenario.simulation.horizon_months + 1) * nv * 8
+    """Rough memory in bytes of one block in flight (:func:`run_block`, no sample, no trace).
+
+    Counts, per path, the state of every segment (its own ages A), its gross by bucket, its
+    factor and a chunk of its draws, its per-path totals, and each named debtor's uniform,
+    survival and open flag (DESIGN 3.2's memory row: S segments with their A, and J debtors);
+    per block, the monthly moments and the debtors' month-by-month tables.
+    """
+    ages, seg_rows, n_debtors = _book_shape(scenario)
+    k, n_seg = scenario.n_buckets, len(ages)
+    horizon = scenario.simulation.horizon_months
+    nv = n_monthly_values(k, seg_rows)
+    rows = 2 * sum(ages) + 2 * MONTHS_PER_CHUNK + 6 * k * n_seg + 2 * nv + 20
+    if seg_rows:  # a segment's V, its draws for a chunk of months, its collections and loss
+        rows += n_seg * (MONTHS_PER_CHUNK + 4)
+    if n_debtors:  # U, survival, open, the draw in flight, and the pooled book's loss
+        rows += 3 * n_debtors + 2
+    per_block = 3 * (horizon + 1) * nv * 8 + n_debtors * (2 * horizon + 3 * k + 8) * 8
+    return BLOCK_SIZE * 8 * rows + per_block
 
 
 #: Bytes per path of a run at its peak: the per-path arrays, then the paths table and its
 #: Parquet copy while ``paths.parquet`` is written (measured: about 96).
 BYTES_PER_PATH = 128
+#: Bytes per path of each further per-path column (``credit_loss_<segment>``, …): the array,
+#: its column in the paths table and the Parquet copy.
+BYTES_PER_PATH_COLUMN = 24
 #: Run-off blocks of the summary's analytics (implied rates, ECL scenarios), per thread.
 _RUNOFF_BLOCK_BYTES = 2048 * 8 * (4 * 601 + 2 * 4)
 
@@ -366,16 +397,19 @@ _RUNOFF_BLOCK_BYTES = 2048 * 8 * (4 * 601 + 2 * 4)
 def estimate_memory(scenario: Scenario, workers: int, *, executor: bool = False) -> int:
     """Rough peak memory in bytes of :func:`simulate` and the summary for this scenario.
 
-    Counts the per-path outputs and the paths table written from them, the trajectory sample
-    (with a margin for its quantiles; twice over with an ``executor``, whose blocks return their
-    parts of it), the blocks in flight and the run-off blocks of the implied rates.
+    Counts the per-path outputs and the paths table written from them (two more columns per
+    segment, one for the debtors' pooled book), the trajectory sample (with a margin for its
+    quantiles; twice over with an ``executor``, whose blocks return their parts of it; a row of
+    gross per segment), the blocks in flight (:func:`block_memory`) and the run-off blocks of the
+    implied rates (one segment at a time, so of the one with the most ages).
     """
     sim = scenario.simulation
-    grid = AgingGrid(scenario.buckets.edges_months, scenario.defaults.write_off_after_months)
-    nv = n_monthly_values(scenario.n_buckets)
-    per_path = sim.paths * BYTES_PER_PATH
+    ages, seg_rows, n_debtors = _book_shape(scenario)
+    nv = n_monthly_values(scenario.n_buckets, seg_rows)
+    columns = 2 * seg_rows + (1 if n_debtors else 0)
+    per_path = sim.paths * (BYTES_PER_PATH + columns * BYTES_PER_PATH_COLUMN)
     sample = min(sim.paths, sim.trajectory_paths) * (sim.horizon_months + 1) * nv * 8
-    runoff = _RUNOFF_BLOCK_BYTES + 2048 * 8 * 3 * grid.n_ages
+    runoff = _RUNOFF_BLOCK_BYTES + 2048 * 8 * 3 * max(ages)
     sample = sample * 5 // 2 if executor else sample * 3 // 2
     return per_path + sample + workers * (block_memory(scenario) + runoff)
 
