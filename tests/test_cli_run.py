@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import (
+    ANALYTICS_PENDING,
     BUNDLED_TOML,
     IFLYTEK,
     MINIMAL,
@@ -74,7 +75,20 @@ def _files(folder: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("scenario", BUNDLED_TOML, ids=[p.stem for p in BUNDLED_TOML])
+def _bundled() -> list:
+    """The bundled scenarios, those whose analytics are not built yet as strict xfails."""
+    pending = pytest.mark.xfail(
+        strict=True,
+        raises=AssertionError,
+        reason="the analytics of a segmented book (DESIGN 2.12) are not built yet",
+    )
+    return [
+        pytest.param(p, id=p.stem, marks=[pending] if p.stem in ANALYTICS_PENDING else [])
+        for p in BUNDLED_TOML
+    ]
+
+
+@pytest.mark.parametrize("scenario", _bundled())
 def test_run_writes_a_complete_folder_and_a_second_run_leaves_it_alone(scenario, in_tmp, capsys):
     assert main(["run", str(scenario), "--paths", "3000"]) == 0
     out = capsys.readouterr().out

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import BENCH, BUNDLED_TOML
+from conftest import ANALYTICS_PENDING, BENCH, BUNDLED_TOML
 
 from simulator import load_scenario, simulate, with_overrides
 
@@ -25,7 +25,7 @@ from simulator import load_scenario, simulate, with_overrides
 #: Engine 1.3 moved only the monthly table (its sums in a fixed order: 1.2's differed by one ulp
 #: between a freshly compiled kernel and one loaded from numba's cache) and the summary's
 #: ``engine_version``; every per-path number is as in 1.2.
-GOLDEN_HASHES: dict[str, tuple[str, str, str]] = {
+GOLDEN_HASHES: dict[str, tuple[str, str, str | None]] = {
     "bench": (
         "25040b8298954bf4e25acfd3e322b982f6f191e2d814ca1c3e704a2097b8a34b",
         "699dbbae6cde42d151110f4d228f22fd2b184257f5ba7556bade13fff4224d8b",
@@ -40,6 +40,12 @@ GOLDEN_HASHES: dict[str, tuple[str, str, str]] = {
         "d9de262cc6f045258ecc9f79e3050b35d336778ba9a8b731aec4c629218fda02",
         "597ea777a7c70670166dbc17d363b410b0d4a562910320239b6b8b5b596fb183",
         "20428c52a20db98523fb5c21bd6115346cdeb24b5087cadcb76915d71a24b941",
+    ),
+    # the summary is pinned once the analytics of a segmented book land (ANALYTICS_PENDING)
+    "iflytek_segments": (
+        "d9c5246e631d5ddb5a65e5bb54e882668fd52a3796fc31bc11a37c84d348fa91",
+        "2e7b2da2ff073a8f648d66773c21858096053df6745eb5204d972ea4411b50c2",
+        None,
     ),
     "sensetime_2023": (
         "e7158f929cb97f3025aae801184f273b8bac0c249fcec9a35248247d43e0181c",
@@ -57,7 +63,7 @@ def _canonical(obj) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _fingerprints(path) -> tuple[str, str, str]:
+def _fingerprints(path) -> tuple[str, str, str | None]:
     sc = with_overrides(
         load_scenario(path),
         {
@@ -76,6 +82,10 @@ def _fingerprints(path) -> tuple[str, str, str]:
         json.dumps(list(monthly.columns)).encode()
         + np.ascontiguousarray(monthly.to_numpy(dtype=float)).tobytes()
     )
+    if path.stem in ANALYTICS_PENDING:  # summary() stops until the analytics land
+        with pytest.raises(ValueError):
+            res.summary()
+        return _sha(per_path), _sha(monthly_bytes), None
     summary = res.summary()
     summary.pop("wall_seconds")
     summary.pop("scenario")  # its text (sources, description) does not move numbers
