@@ -61,8 +61,8 @@ BLOCK_SIZE = 4096
 MONTHS_PER_CHUNK = 12
 #: Streams of the extensions (DESIGN 2.10): a segment's factor V, a debtor's uniform U.
 SEGMENT_STREAM, DEBTOR_STREAM = 3, 4
-_NO_TRACE3 = np.empty((0, 0, 0))
-_NO_TRACE2 = np.empty((0, 0))
+_NO_TRACE3, _NO_TRACE2 = np.empty((0, 0, 0)), np.empty((0, 0))
+_NO_TRACE = (_NO_TRACE3,) * 6 + (_NO_TRACE2,) + (_NO_TRACE3,) * 2 + (_NO_TRACE2, _NO_TRACE3)
 
 
 @dataclass
@@ -103,8 +103,7 @@ def run_block(
         Keep the monthly values of the first ``n_sample`` paths (the trajectory sample).
     trace : bool, optional
         Also return every month's hazards and flows for every path (for tests of the identities
-        of DESIGN 2.7; costs memory proportional to paths × months × buckets), with the
-        factors: ``z`` (H, n) is ``Z_t`` and ``y`` (S, H, n) each segment's ``Y_t``.
+        of DESIGN 2.7; also the factors ``z`` (H, n), ``y`` (S, H, n); costs paths × months × K).
     sample_out : ndarray, optional
         The run's whole trajectory sample, ``(V, H+1, N)``, C-contiguous: the block writes its
         ``n_sample`` paths into columns ``block_index * BLOCK_SIZE`` onwards, and the output's
@@ -318,10 +317,7 @@ class _KernelBook:
 def _trace_arrays(trace: bool, n_seg: int, K: int, J: int, H: int, n: int):
     """The trace dict (or ``None``) and the arrays the kernel writes it into."""
     if not trace:
-        return None, (_NO_TRACE3,) * 6 + (_NO_TRACE2,) + (_NO_TRACE3,) * 2 + (
-            _NO_TRACE2,
-            _NO_TRACE3,
-        )
+        return None, _NO_TRACE
     arrays = {
         "h": np.empty((n_seg * K, H, n)),
         "d": np.empty((n_seg * K, H, n)),
@@ -346,40 +342,29 @@ def _trace_arrays(trace: bool, n_seg: int, K: int, J: int, H: int, n: int):
     }
     if n_seg == 1:  # a book of one segment: its arrays without the segment axis
         shaped = {key: value[0] for key, value in shaped.items()}
-    # the common factor Z_t and each segment's factor Y_t (Z itself for the implicit segment)
     tr = {**shaped, "s_min": arrays["s_min"], "z": arrays["z"], "y": arrays["y"]}
     if J:
-        tr["debtor_events"] = arrays["debtor_events"]
-        tr["debtor_open"] = arrays["debtor_open"]
+        tr.update(debtor_events=arrays["debtor_events"], debtor_open=arrays["debtor_open"])
     return tr, args
 
 
 def _book_shape(scenario: Scenario) -> tuple[list[int], int, int]:
-    """The book's memory shape: each segment's number of ages A (DESIGN 2.1, its own W), the
-    segment rows among the outputs (0 without ``[[segments]]``) and the number of debtors J."""
+    """Each segment's number of ages A (its own W), the segment rows of the outputs, and J."""
     edges = scenario.buckets.edges_months
     ages = [AgingGrid(edges, seg.write_off_after_months).n_ages for seg in book_segments(scenario)]
-    seg_rows = len(scenario.segments) if scenario.segments else 0
-    return ages, seg_rows, len(scenario.debtors or ())
+    return ages, len(scenario.segments or ()), len(scenario.debtors or ())
 
 
 def block_memory(scenario: Scenario) -> int:
-    """Rough memory in bytes of one block in flight (:func:`run_block`, no sample, no trace).
-
-    Counts, per path, the state of every segment (its own ages A), its gross by bucket, its
-    factor and a chunk of its draws, its per-path totals, and each named debtor's uniform,
-    survival and open flag (DESIGN 3.2's memory row: S segments with their A, and J debtors);
-    per block, the monthly moments and the debtors' month-by-month tables.
-    """
+    """Rough memory in bytes of one block in flight (:func:`run_block`, no sample, no trace):
+    per path each segment's state (its own A), gross, factor, draws and totals, and each
+    debtor's uniform, survival and open flag (DESIGN 3.2: S segments with their A, J debtors)."""
     ages, seg_rows, n_debtors = _book_shape(scenario)
-    k, n_seg = scenario.n_buckets, len(ages)
-    horizon = scenario.simulation.horizon_months
+    k, n_seg, horizon = scenario.n_buckets, len(ages), scenario.simulation.horizon_months
     nv = n_monthly_values(k, seg_rows)
     rows = 2 * sum(ages) + 2 * MONTHS_PER_CHUNK + 6 * k * n_seg + 2 * nv + 20
-    if seg_rows:  # a segment's V, its draws for a chunk of months, its collections and loss
-        rows += n_seg * (MONTHS_PER_CHUNK + 4)
-    if n_debtors:  # U, survival, open, the draw in flight, and the pooled book's loss
-        rows += 3 * n_debtors + 2
+    rows += n_seg * (MONTHS_PER_CHUNK + 4) if seg_rows else 0  # V, its draws, coll., loss
+    rows += 3 * n_debtors + 2 if n_debtors else 0  # U, survival, open; a draw, the pool's loss
     per_block = 3 * (horizon + 1) * nv * 8 + n_debtors * (2 * horizon + 3 * k + 8) * 8
     return BLOCK_SIZE * 8 * rows + per_block
 
@@ -387,30 +372,23 @@ def block_memory(scenario: Scenario) -> int:
 #: Bytes per path of a run at its peak: the per-path arrays, then the paths table and its
 #: Parquet copy while ``paths.parquet`` is written (measured: about 96).
 BYTES_PER_PATH = 128
-#: Bytes per path of each further per-path column (``credit_loss_<segment>``, …): the array,
-#: its column in the paths table and the Parquet copy.
-BYTES_PER_PATH_COLUMN = 24
 #: Run-off blocks of the summary's analytics (implied rates, ECL scenarios), per thread.
 _RUNOFF_BLOCK_BYTES = 2048 * 8 * (4 * 601 + 2 * 4)
 
 
 def estimate_memory(scenario: Scenario, workers: int, *, executor: bool = False) -> int:
-    """Rough peak memory in bytes of :func:`simulate` and the summary for this scenario.
-
-    Counts the per-path outputs and the paths table written from them (two more columns per
-    segment, one for the debtors' pooled book), the trajectory sample (with a margin for its
-    quantiles; twice over with an ``executor``, whose blocks return their parts of it; a row of
-    gross per segment), the blocks in flight (:func:`block_memory`) and the run-off blocks of the
-    implied rates (one segment at a time, so of the one with the most ages).
-    """
+    """Rough peak memory in bytes of :func:`simulate` and the summary for this scenario: the
+    per-path outputs and the paths table (two columns more per segment, one for debtors), the
+    trajectory sample (with a margin for its quantiles; twice over with an ``executor``), the
+    blocks in flight and the run-off blocks of the largest segment's ages."""
     sim = scenario.simulation
     ages, seg_rows, n_debtors = _book_shape(scenario)
     nv = n_monthly_values(scenario.n_buckets, seg_rows)
-    columns = 2 * seg_rows + (1 if n_debtors else 0)
-    per_path = sim.paths * (BYTES_PER_PATH + columns * BYTES_PER_PATH_COLUMN)
+    # 24 bytes a path for each further column (credit_loss_<segment>, …) and its copies
+    per_path = sim.paths * (BYTES_PER_PATH + 24 * (2 * seg_rows + (1 if n_debtors else 0)))
     sample = min(sim.paths, sim.trajectory_paths) * (sim.horizon_months + 1) * nv * 8
-    runoff = _RUNOFF_BLOCK_BYTES + 2048 * 8 * 3 * max(ages)
     sample = sample * 5 // 2 if executor else sample * 3 // 2
+    runoff = _RUNOFF_BLOCK_BYTES + 2048 * 8 * 3 * max(ages)
     return per_path + sample + workers * (block_memory(scenario) + runoff)
 
 
