@@ -359,6 +359,8 @@ def run_chunk(
     tr_smin,
     tr_dev,
     tr_dopen,
+    tr_z,
+    tr_y,
 ):
     """Run months ``t0 + 1 .. t0 + M`` of a block, one tile of paths at a time.
 
@@ -472,6 +474,9 @@ def run_chunk(
             eps = noise[j, 0, p0 : p0 + m]
             for p in range(m):
                 zt[p] = phi * zt[p] + sig_z * eps[p]
+            if trace:
+                for p in range(m):
+                    tr_z[t - 1, p0 + p] = zt[p]
             # revenue (DESIGN 2.5)
             rev = vals[ROW_REVENUE]
             rb = rev_base[t - 1]
@@ -505,6 +510,9 @@ def run_chunk(
                 elif J > 0:
                     for p in range(m):
                         ys[s, p] = zt[p]
+                if trace:
+                    for p in range(m):
+                        tr_y[s, t - 1, p0 + p] = y[p]
                 if n_rep > 0:
                     sea = season[s, t - 1]
                     for p in range(m):
