@@ -9,7 +9,11 @@ import numbers
 from typing import Any
 
 __all__ = [
+    "DEBTOR_HEADER",
+    "SEGMENT_HEADER",
     "bound_text",
+    "concentration_text",
+    "debtor_rows",
     "decimals",
     "describe_overrides",
     "finite",
@@ -24,6 +28,7 @@ __all__ = [
     "fmt_se",
     "fmt_seconds",
     "fmt_setting",
+    "segment_rows",
 ]
 
 #: Overrides that size a run rather than change it (``--paths``, ``--seed``): shown with the
@@ -210,3 +215,80 @@ def parameter_risk_rows(summary: dict[str, Any]) -> tuple[list[list[str]], list[
     if risk.get("note"):
         notes.append(risk["note"])
     return rows, notes
+
+
+#: Column headers of :func:`segment_rows` and :func:`debtor_rows`.
+SEGMENT_HEADER = ["segment", "credit loss, mean", "loss p99", "collections, mean", "allowance",
+                  "coverage"]  # fmt: skip
+DEBTOR_HEADER = ["debtor", "balance", "age", "P(default)", "P(paid ≤ 12 m)", "P(paid ≤ H)",
+                 "loss, mean", "implied loss"]  # fmt: skip
+
+
+def _entries(summary: dict[str, Any], table: str) -> dict[str, str]:
+    """Names of the summary's segments or debtors with the label a reader sees."""
+    entries = (summary.get("scenario") or {}).get(table) or []
+    return {e["name"]: e.get("label") or e["name"] for e in entries}
+
+
+def segment_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """One row of text per segment (DESIGN 2.12), for the terminal and the report alike:
+    label, credit loss mean ± SE, its p99, collections mean ± SE, the opening allowance and the
+    allowance coverage ± SE (``n/a`` without the analytics). Empty without segments."""
+    segments = summary.get("segments") or {}
+    labels = _entries(summary, "segments")
+    rows = []
+    for name, s in segments.items():
+        cov = s.get("allowance_coverage")
+        rows.append(
+            [
+                labels.get(name, name),
+                fmt_pm(s["credit_loss_mean"], s["credit_loss_mean_se"]),
+                fmt_money(s["credit_loss_p99"]),
+                fmt_pm(s["collections_mean"], s["collections_mean_se"]),
+                fmt_money(s["allowance_opening"]),
+                "n/a" if cov is None else fmt_pm(cov, s.get("allowance_coverage_se"), fmt_pct),
+            ]
+        )
+    return rows
+
+
+def debtor_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """One row of text per named debtor (DESIGN 2.13): label, balance, age in months,
+    P(default), P(paid within 12 months), P(paid within the horizon), mean loss ± SE and the
+    implied lifetime loss (``n/a`` without the analytics). Empty without debtors."""
+    debtors = summary.get("debtors") or {}
+    entries = {e["name"]: e for e in (summary.get("scenario") or {}).get("debtors") or []}
+    rows = []
+    for name, d in debtors.items():
+        e = entries.get(name, {})
+        p12 = d.get("p_paid_12")
+        implied = d.get("implied_lifetime_loss")
+        rows.append(
+            [
+                e.get("label") or name,
+                fmt_money(e.get("balance")),
+                f"{e['age_months']} m" if "age_months" in e else "",
+                fmt_pm(d["p_default"], d["p_default_se"], fmt_pct),
+                "n/a" if p12 is None else fmt_pm(p12, d["p_paid_12_se"], fmt_pct),
+                fmt_pm(d["p_paid_horizon"], d["p_paid_horizon_se"], fmt_pct),
+                fmt_pm(d["loss_mean"], d["loss_mean_se"]),
+                "n/a" if implied is None else fmt_pm(implied, d["implied_lifetime_loss_se"]),
+            ]
+        )
+    return rows
+
+
+def concentration_text(summary: dict[str, Any]) -> str | None:
+    """The concentration line (DESIGN 2.13): the share of the book in named debtors and the
+    credit loss p99 of the pooled book alone and with the debtors; ``None`` without debtors."""
+    c = summary.get("concentration")
+    if not c:
+        return None
+    n = c["debtors"]
+    share = c["debtor_share"]
+    held = fmt_money(c["debtor_gross"]) + ("" if share is None else f" ({fmt_pct(share, 1)})")
+    return (
+        f"{n:,} named debtor{'s' if n != 1 else ''} hold {held} of the opening book; "
+        f"credit loss p99 {fmt_money(c['credit_loss_p99_pool'])} for the pooled book alone, "
+        f"{fmt_money(c['credit_loss_p99'])} with the debtors"
+    )

@@ -43,6 +43,8 @@ __all__ = ["TILE", "ndtr", "run_chunk"]
 
 #: Paths per tile (a multiple of the SIMD width; a tile's state stays in cache over a chunk).
 TILE = 128
+#: A named debtor written off at the end of month t has the event code −(WRITE_OFF_CODE + t).
+WRITE_OFF_CODE = 2048
 
 _ROUND = 6755399441055744.0  # 1.5 * 2**52: adding and subtracting it rounds to an integer
 _LOG2E = 1.4426950408889634
@@ -329,7 +331,7 @@ def run_chunk(
     d_u,
     d_surv,
     d_open,
-    d_count,
+    d_event,
     S,
     G,
     allowance,
@@ -357,6 +359,8 @@ def run_chunk(
     tr_smin,
     tr_dev,
     tr_dopen,
+    tr_z,
+    tr_y,
 ):
     """Run months ``t0 + 1 .. t0 + M`` of a block, one tile of paths at a time.
 
@@ -383,9 +387,8 @@ def run_chunk(
     and (S,) arrays. Debtor ``j``'s survival ``d_surv[j]``, open flag ``d_open[j]`` (1.0/0.0)
     and uniform ``d_u[j]`` are per path; ``d_bkt[j, t − 1]`` is the bucket of its age during
     month ``t`` (and ``d_bkt[j, t]`` at its end), ``d_rate_end`` the provision rate at that
-    month's end, ``d_wo`` 1.0 in the month it reaches the write-off age. ``d_count[j]``
-    accumulates, over paths, the lumps lost (defaulted or written off), paid within the horizon
-    and paid within 12 months.
+    month's end, ``d_wo`` 1.0 in the month it reaches the write-off age. ``d_event[j]`` (n,),
+    0 at the start, records each path's event (:func:`_debtors_month`).
 
     Per path, totals accumulate in ``tot_coll``, ``tot_loss`` and, per segment (with
     ``[[segments]]``), ``seg_coll``, ``seg_loss``; ``pool_loss`` is the credit loss of the
@@ -471,6 +474,9 @@ def run_chunk(
             eps = noise[j, 0, p0 : p0 + m]
             for p in range(m):
                 zt[p] = phi * zt[p] + sig_z * eps[p]
+            if trace:
+                for p in range(m):
+                    tr_z[t - 1, p0 + p] = zt[p]
             # revenue (DESIGN 2.5)
             rev = vals[ROW_REVENUE]
             rb = rev_base[t - 1]
@@ -504,6 +510,9 @@ def run_chunk(
                 elif J > 0:
                     for p in range(m):
                         ys[s, p] = zt[p]
+                if trace:
+                    for p in range(m):
+                        tr_y[s, t - 1, p0 + p] = y[p]
                 if n_rep > 0:
                     sea = season[s, t - 1]
                     for p in range(m):
@@ -644,7 +653,7 @@ def run_chunk(
                 _debtors_month(
                     t, m, p0, K, ys, h, d, d_seg, d_bal, d_own, d_pdef, d_thr, d_load, d_rho0,
                     d_alpha, d_crate, d_beta, d_bkt, d_rate_end, d_wo, d_u, d_surv, d_open,
-                    d_count, coll_scale, vals, seg_rows, seg_coll, seg_loss, dscr, trace,
+                    d_event, coll_scale, vals, seg_rows, seg_coll, seg_loss, dscr, trace,
                     tr_dev, tr_dopen,
                 )  # fmt: skip
                 pl = pool_loss[p0 : p0 + m]
@@ -724,7 +733,7 @@ def run_chunk(
 @nb.njit(nogil=True, cache=True, error_model="numpy")
 def _debtors_month(
     t, m, p0, K, ys, h, d, d_seg, d_bal, d_own, d_pdef, d_thr, d_load, d_rho0, d_alpha,
-    d_crate, d_beta, d_bkt, d_rate_end, d_wo, d_u, d_surv, d_open, d_count, coll_scale, vals,
+    d_crate, d_beta, d_bkt, d_rate_end, d_wo, d_u, d_surv, d_open, d_event, coll_scale, vals,
     seg_rows, seg_coll, seg_loss, dscr, trace, tr_dev, tr_dopen,
 ):  # fmt: skip
     """Month ``t`` of every named debtor (DESIGN 2.13), for the tile's ``m`` paths.
@@ -734,6 +743,10 @@ def _debtors_month(
     ``U > S_{t−1} (1 − d)``, paid in full otherwise; still open in the month it reaches the
     write-off age, it is written off at the month's end. Branch-free over paths, so the loop
     vectorises; the book's flows, gross by bucket (and by segment) and allowance gain its part.
+
+    ``d_event[j, p]`` gains the path's event code (it stays 0 while the lump is open): ``t`` when
+    paid in full in month ``t``, ``−t`` when it defaults in month ``t``, ``−(WRITE_OFF_CODE + t)``
+    when it is written off at the end of month ``t``.
     """
     coll = vals[ROW_COLLECTIONS]
     dflt = vals[ROW_DEFAULTS]
@@ -760,6 +773,7 @@ def _debtors_month(
         sv = d_surv[jd, p0 : p0 + m]
         op = d_open[jd, p0 : p0 + m]
         u = d_u[jd, p0 : p0 + m]
+        ec = d_event[jd, p0 : p0 + m]
         for p in range(m):
             so = sv[p]
             sn = so * max(1.0 - hd[p] - dj[p], 0.0)
@@ -776,16 +790,7 @@ def _debtors_month(
             allow[p] += rate * bal * still
             sv[p] = sn
             op[p] = still
-        n_lost = 0.0
-        n_paid = 0.0
-        for p in range(m):
-            n_lost += lost[p]
-        for p in range(m):
-            n_paid += paid[p]
-        d_count[jd, 0] += n_lost
-        d_count[jd, 1] += n_paid
-        if t <= 12:
-            d_count[jd, 2] += n_paid
+            ec[p] += t * (ev - de) - t * de - (WRITE_OFF_CODE + t) * wf
         if seg_rows > 0:
             sg = vals[GROSS_ROW + K + s]
             sc = seg_coll[s, p0 : p0 + m]

@@ -11,7 +11,14 @@ from typing import Any
 from .engine import simulate_paths
 from .provisioning import analyse
 from .results import SimulationResult
-from .scenario import Scenario, load_scenario, read_replicates, replicate_rows, with_overrides
+from .scenario import (
+    Scenario,
+    load_scenario,
+    read_replicates,
+    replicate_rows,
+    replicates_file,
+    with_overrides,
+)
 from .uncertainty import parameter_risk
 
 __all__ = ["simulate"]
@@ -58,12 +65,14 @@ def simulate(
         Where blocks run. Results are identical whatever the executor (DESIGN 2.10).
     progress : callable, optional
         Called with the number of paths of each finished block.
-    replicates : str, Path, pandas.DataFrame or list of dict, optional
+    replicates : str, Path, pandas.DataFrame, list of dict or False, optional
         Parameter replicates (DESIGN 2.14): a table whose columns are field paths of hazard
-        parameters, one row per replicate. Path ``n`` runs with replicate ``π[n mod R]``, so
-        every figure includes parameter risk; a second, plain run on the same seed and paths
-        gives each figure's value at the scenario's own rates, and the summary's
-        ``parameter_risk`` says how much of the spread the rates explain.
+        parameters, one row per replicate; by default the scenario's ``[uncertainty]
+        replicates`` if it names one, and ``False`` runs without replicates in any case. Path
+        ``n`` runs with replicate ``π[n mod R]``, so every figure includes parameter risk; a
+        second, plain run on the same seed and paths gives each figure's value at the
+        scenario's own rates, and the summary's ``parameter_risk`` says how much of the spread
+        the rates explain.
 
     Returns
     -------
@@ -87,6 +96,8 @@ def simulate(
     if overrides:
         scenario = with_overrides(scenario, overrides)
     if replicates is None:
+        replicates = replicates_file(scenario)
+    if replicates is None or replicates is False:
         return simulate_paths(
             scenario, workers=workers, executor=executor, progress=progress, analytics=analyse
         )

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from ._kernel import run_chunk
+from ._kernel import WRITE_OFF_CODE, run_chunk
 from ._util import thread_map
 from .aging import AgingGrid
 from .params import (
@@ -39,11 +39,12 @@ from .params import (
 )
 from .resources import check_memory
 from .results import SimulationResult
-from .scenario import Scenario, ScenarioError, with_overrides
+from .scenario import Scenario, ScenarioError, book_segments, with_overrides
 
 __all__ = [
     "BLOCK_SIZE",
     "ENGINE_VERSION",
+    "WRITE_OFF_CODE",
     "BlockOutput",
     "block_memory",
     "check_replicate_paths",
@@ -61,8 +62,8 @@ BLOCK_SIZE = 4096
 MONTHS_PER_CHUNK = 12
 #: Streams of the extensions (DESIGN 2.10): a segment's factor V, a debtor's uniform U.
 SEGMENT_STREAM, DEBTOR_STREAM = 3, 4
-_NO_TRACE3 = np.empty((0, 0, 0))
-_NO_TRACE2 = np.empty((0, 0))
+_NO_TRACE3, _NO_TRACE2 = np.empty((0, 0, 0)), np.empty((0, 0))
+_NO_TRACE = (_NO_TRACE3,) * 6 + (_NO_TRACE2,) + (_NO_TRACE3,) * 2 + (_NO_TRACE2, _NO_TRACE3)
 
 
 @dataclass
@@ -75,7 +76,6 @@ class BlockOutput:
     m2: np.ndarray  # (H+1, V) sums of squared deviations
     sample: np.ndarray  # (V, H+1, n_sample), possibly a view of the run's whole sample
     trace: dict[str, np.ndarray] | None = field(default=None)
-    debtor_counts: np.ndarray | None = field(default=None)  # (J, 3) lost, paid, paid in 12
 
 
 def run_block(
@@ -103,7 +103,7 @@ def run_block(
         Keep the monthly values of the first ``n_sample`` paths (the trajectory sample).
     trace : bool, optional
         Also return every month's hazards and flows for every path (for tests of the identities
-        of DESIGN 2.7; costs memory proportional to paths × months × buckets).
+        of DESIGN 2.7; also the factors ``z`` (H, n), ``y`` (S, H, n); costs paths × months × K).
     sample_out : ndarray, optional
         The run's whole trajectory sample, ``(V, H+1, N)``, C-contiguous: the block writes its
         ``n_sample`` paths into columns ``block_index * BLOCK_SIZE`` onwards, and the output's
@@ -159,7 +159,7 @@ def run_block(
     pool_loss = np.zeros(n if J else 0)
     d_surv = np.ones((J, n))
     d_open = np.ones((J, n))
-    d_count = np.zeros((J, 3))
+    d_event = np.zeros((J, n))  # each debtor's event code per path (run_chunk)
 
     # month 0: every path holds the opening book
     v0 = k.month0(nv)
@@ -199,7 +199,7 @@ def run_block(
             rep, *k.replicate_args, prm.revenue_base, prm.volatility, prm.kappa, k.cash_rate,
             prm.fixed_outflow, prm.other_inflow, prm.cash_floor, H, dbt.segment, dbt.balance,
             dbt.own, dbt.default, k.d_thr, k.d_load, k.d_rho0, dbt.alpha, dbt.pay, dbt.beta,
-            dbt.bucket, k.d_rate_end, k.d_wo, d_u, d_surv, d_open, d_count, state, G,
+            dbt.bucket, k.d_rate_end, k.d_wo, d_u, d_surv, d_open, d_event, state, G,
             allowance, cash, runway, min_cash, tot_coll, tot_loss, seg_coll, seg_loss,
             pool_loss, shift, s1, s2, sample, at, n_sample, trace, *tr_args,
         )  # fmt: skip
@@ -220,6 +220,8 @@ def run_block(
         per_path[f"credit_loss_{segs[s].name}"] = seg_loss[s]
     if J:
         per_path["credit_loss_pool"] = pool_loss
+    for jd, name in enumerate(dbt.names):  # 0 open; t paid, -t defaulted in month t
+        per_path[f"debtor_{name}"] = d_event[jd].astype(np.int16)
     if reps is not None:
         per_path["replicate"] = rep.astype(np.int32)
     part = sample[:, :, at : at + n_sample]
@@ -230,7 +232,6 @@ def run_block(
         m2=m2,
         sample=part,
         trace=tr,
-        debtor_counts=d_count,
     )
 
 
@@ -317,7 +318,7 @@ class _KernelBook:
 def _trace_arrays(trace: bool, n_seg: int, K: int, J: int, H: int, n: int):
     """The trace dict (or ``None``) and the arrays the kernel writes it into."""
     if not trace:
-        return None, (_NO_TRACE3,) * 6 + (_NO_TRACE2,) + (_NO_TRACE3,) * 2
+        return None, _NO_TRACE
     arrays = {
         "h": np.empty((n_seg * K, H, n)),
         "d": np.empty((n_seg * K, H, n)),
@@ -328,6 +329,8 @@ def _trace_arrays(trace: bool, n_seg: int, K: int, J: int, H: int, n: int):
         "s_min": np.empty((H, n)),
         "debtor_events": np.empty((J, H, n)),
         "debtor_open": np.empty((J, H, n)),
+        "z": np.empty((H, n)),
+        "y": np.empty((n_seg, H, n)),
     }
     args = tuple(arrays.values())
     shaped = {
@@ -340,20 +343,33 @@ def _trace_arrays(trace: bool, n_seg: int, K: int, J: int, H: int, n: int):
     }
     if n_seg == 1:  # a book of one segment: its arrays without the segment axis
         shaped = {key: value[0] for key, value in shaped.items()}
-    tr = {**shaped, "s_min": arrays["s_min"]}
+    tr = {**shaped, "s_min": arrays["s_min"], "z": arrays["z"], "y": arrays["y"]}
     if J:
-        tr["debtor_events"] = arrays["debtor_events"]
-        tr["debtor_open"] = arrays["debtor_open"]
+        tr.update(debtor_events=arrays["debtor_events"], debtor_open=arrays["debtor_open"])
     return tr, args
 
 
+def _book_shape(scenario: Scenario) -> tuple[list[int], int, int]:
+    """Each segment's number of ages A (its own W), the segment rows of the outputs, and J."""
+    edges = scenario.buckets.edges_months
+    ages = [AgingGrid(edges, seg.write_off_after_months).n_ages for seg in book_segments(scenario)]
+    return ages, len(scenario.segments or ()), len(scenario.debtors or ())
+
+
 def block_memory(scenario: Scenario) -> int:
-    """Rough memory in bytes of one block in flight (:func:`run_block`, no sample, no trace)."""
-    grid = AgingGrid(scenario.buckets.edges_months, scenario.defaults.write_off_after_months)
-    k = scenario.n_buckets
-    nv = n_monthly_values(k)
-    rows = 2 * grid.n_ages + 2 * MONTHS_PER_CHUNK + 6 * k + 2 * nv + 20
-    return BLOCK_SIZE * 8 * rows + 3 * (scenario.simulation.horizon_months + 1) * nv * 8
+    """Rough memory in bytes of one block in flight (:func:`run_block`, no sample, no trace):
+    per path each segment's state (its own A), gross, factor, draws and totals, and each
+    debtor's uniform, survival, open flag and event (DESIGN 3.2: S segments with their A, J
+    debtors)."""
+    ages, seg_rows, n_debtors = _book_shape(scenario)
+    k, n_seg, horizon = scenario.n_buckets, len(ages), scenario.simulation.horizon_months
+    nv = n_monthly_values(k, seg_rows)
+    rows = 2 * sum(ages) + 2 * MONTHS_PER_CHUNK + 6 * k * n_seg + 2 * nv + 20
+    rows += n_seg * (MONTHS_PER_CHUNK + 4) if seg_rows else 0  # V, its draws, coll., loss
+    rows += 4 * n_debtors + 2 if n_debtors else 0  # U, survival, open, event; a draw, pool loss
+    per_block = 3 * (horizon + 1) * nv * 8 + n_debtors * (2 * horizon + 3 * k + 8) * 8
+    per_block += 2 * BLOCK_SIZE * n_debtors  # the events as int16 columns
+    return BLOCK_SIZE * 8 * rows + per_block
 
 
 #: Bytes per path of a run at its peak: the per-path arrays, then the paths table and its
@@ -364,19 +380,19 @@ _RUNOFF_BLOCK_BYTES = 2048 * 8 * (4 * 601 + 2 * 4)
 
 
 def estimate_memory(scenario: Scenario, workers: int, *, executor: bool = False) -> int:
-    """Rough peak memory in bytes of :func:`simulate` and the summary for this scenario.
-
-    Counts the per-path outputs and the paths table written from them, the trajectory sample
-    (with a margin for its quantiles; twice over with an ``executor``, whose blocks return their
-    parts of it), the blocks in flight and the run-off blocks of the implied rates.
-    """
+    """Rough peak memory in bytes of :func:`simulate` and the summary for this scenario: the
+    per-path outputs and the paths table (two columns more per segment, one for debtors), the
+    trajectory sample (with a margin for its quantiles; twice over with an ``executor``), the
+    blocks in flight and the run-off blocks of the largest segment's ages."""
     sim = scenario.simulation
-    grid = AgingGrid(scenario.buckets.edges_months, scenario.defaults.write_off_after_months)
-    nv = n_monthly_values(scenario.n_buckets)
-    per_path = sim.paths * BYTES_PER_PATH
+    ages, seg_rows, n_debtors = _book_shape(scenario)
+    nv = n_monthly_values(scenario.n_buckets, seg_rows)
+    # 24 bytes a path for each further column and its copies (6 for a debtor's int16 events)
+    extra = 24 * (2 * seg_rows + (1 if n_debtors else 0)) + 6 * n_debtors
+    per_path = sim.paths * (BYTES_PER_PATH + extra)
     sample = min(sim.paths, sim.trajectory_paths) * (sim.horizon_months + 1) * nv * 8
-    runoff = _RUNOFF_BLOCK_BYTES + 2048 * 8 * 3 * grid.n_ages
     sample = sample * 5 // 2 if executor else sample * 3 // 2
+    runoff = _RUNOFF_BLOCK_BYTES + 2048 * 8 * 3 * max(ages)
     return per_path + sample + workers * (block_memory(scenario) + runoff)
 
 
@@ -388,14 +404,10 @@ def check_replicate_paths(scenario: Scenario, replicates: list[dict[str, float]]
     ScenarioError
         ``FILE: simulation.paths: R parameter replicates need at least 2R paths, got N``.
     """
-    paths = scenario.simulation.paths
-    if replicates and paths < 2 * len(replicates):
-        raise ScenarioError(
-            scenario.source,
-            "simulation.paths",
-            f"{len(replicates):,} parameter replicates need at least {2 * len(replicates):,} "
-            f"paths, got {paths:,}",
-        )
+    paths, r = scenario.simulation.paths, len(replicates or ())
+    if r and paths < 2 * r:
+        why = f"{r:,} parameter replicates need at least {2 * r:,} paths, got {paths:,}"
+        raise ScenarioError(scenario.source, "simulation.paths", why)
 
 
 def simulate_paths(

@@ -18,6 +18,7 @@ __all__ = [
     "plot_allowance",
     "plot_cash_fan",
     "plot_runway",
+    "plot_segments",
 ]
 
 
@@ -161,6 +162,13 @@ def plot_cash_fan(result: SimulationResult, ax: Axes) -> Axes:
     return ax
 
 
+_COLORS = ("#4c72b0", "#55a868", "#ccb974", "#dd8452", "#c44e52", "#8172b3", "#937860", "#da8bc3")
+
+
+def _colors(n: int) -> list[str]:
+    return [_COLORS[i % len(_COLORS)] for i in range(n)]
+
+
 def plot_aging(result: SimulationResult, ax: Axes) -> Axes:
     """Aging of the book: mean gross receivables by bucket over time, stacked.
 
@@ -177,17 +185,7 @@ def plot_aging(result: SimulationResult, ax: Axes) -> Axes:
     labels = result.scenario.labels
     t = m["month"].to_numpy()
     ys = [m[f"gross_{lab}_mean"].to_numpy() for lab in labels]
-    colors = [
-        "#4c72b0",
-        "#55a868",
-        "#ccb974",
-        "#dd8452",
-        "#c44e52",
-        "#8172b3",
-        "#937860",
-        "#da8bc3",
-    ]
-    ax.stackplot(t, ys, labels=labels, colors=[colors[i % len(colors)] for i in range(len(ys))])
+    ax.stackplot(t, ys, labels=labels, colors=_colors(len(ys)))
     ax.set_ylabel(f"gross receivables, mean ({_unit(result)})")
     ax.yaxis.set_major_formatter(THOUSANDS)
     _month_axis(ax, result)
@@ -256,6 +254,41 @@ def plot_allowance(result: SimulationResult, ax: Axes) -> Axes:
     return ax
 
 
+def plot_segments(result: SimulationResult, ax: Axes) -> Axes:
+    """The book by segment (DESIGN 2.12): mean gross receivables of each segment over time,
+    stacked (a segment's named debtors included).
+
+    Parameters
+    ----------
+    result : SimulationResult
+        Of a scenario with ``[[segments]]``.
+    ax : matplotlib.axes.Axes
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If the scenario has no ``[[segments]]``.
+    """
+    segments = result.scenario.segments
+    if not segments:
+        raise ValueError("this result has no [[segments]] to plot")
+    m = result.monthly
+    t = m["month"].to_numpy()
+    ys = [m[f"segment_gross_{seg.name}_mean"].to_numpy() for seg in segments]
+    labels = [seg.label or seg.name for seg in segments]
+    ax.stackplot(t, ys, labels=labels, colors=_colors(len(ys)))
+    ax.set_ylabel(f"gross receivables, mean ({_unit(result)})")
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    _month_axis(ax, result)
+    ax.legend(loc="upper left", fontsize=8, title="segment", title_fontsize=8, ncol=2)
+    _title(ax, result, "Receivables by segment")
+    return ax
+
+
 PLOTS = {
     "runway": plot_runway,
     "cash_fan": plot_cash_fan,
@@ -265,7 +298,8 @@ PLOTS = {
 
 
 def make_figures(result: SimulationResult) -> dict[str, Figure]:
-    """The standard plots as matplotlib Figures, keyed by name.
+    """The standard plots as matplotlib Figures, keyed by name (``segments`` too when the
+    scenario has ``[[segments]]``).
 
     Parameters
     ----------
@@ -276,7 +310,10 @@ def make_figures(result: SimulationResult) -> dict[str, Figure]:
     dict of str to matplotlib.figure.Figure
     """
     figures = {}
-    for name, fn in PLOTS.items():
+    plots = dict(PLOTS)
+    if result.scenario.segments:
+        plots["segments"] = plot_segments
+    for name, fn in plots.items():
         fig = Figure(figsize=(8, 5), layout="constrained")
         fn(result, fig.add_subplot())
         figures[name] = fig

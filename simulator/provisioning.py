@@ -25,8 +25,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .analytic import ImpliedRates, implied_rates, implied_rates_over_replicates
-from .scenario import Scenario, with_overrides
+from .analytic import (
+    BookImplied,
+    ImpliedRates,
+    book_implied_over_replicates,
+    book_implied_rates,
+)
+from .scenario import Scenario, book_opening, book_segments, with_overrides
 
 if TYPE_CHECKING:
     from .results import SimulationResult
@@ -52,6 +57,8 @@ def provision_matrix(scenario: Scenario, implied: ImpliedRates | None = None) ->
     Parameters
     ----------
     scenario : Scenario
+        Its whole book: with segments and debtors, the gross and the gross-weighted disclosed
+        rate of each bucket over them.
     implied : ImpliedRates, optional
         Adds ``implied_rate``, ``implied_rate_se``, ``implied_allowance`` and ``gap`` (implied
         minus disclosed rate).
@@ -62,8 +69,9 @@ def provision_matrix(scenario: Scenario, implied: ImpliedRates | None = None) ->
         One row per bucket: ``bucket`` (label), ``gross``, ``rate`` (disclosed) and
         ``allowance = gross · rate``; the total allowance is ``table["allowance"].sum()``.
     """
-    gross = np.asarray(scenario.buckets.gross, dtype=float)
-    rate = np.asarray(scenario.buckets.provision_rates, dtype=float)
+    opening = book_opening(scenario)  # over segments and debtors (DESIGN 2.12)
+    gross = np.asarray(opening.gross, dtype=float)
+    rate = np.asarray(opening.rates, dtype=float)
     table = pd.DataFrame(
         {"bucket": scenario.labels, "gross": gross, "rate": rate, "allowance": gross * rate}
     )
@@ -206,7 +214,7 @@ def weighted_ecl(scenario: Scenario, *, workers: int | None = None) -> WeightedE
     results = []
     for j, e in enumerate(scenario.ecl_scenarios):
         sub = with_overrides(base, e.overrides)
-        imp = implied_rates(sub, stream=(ECL_STREAM, j), workers=workers)
+        imp = book_implied_rates(sub, stream=(ECL_STREAM, j), workers=workers).book
         results.append(
             EclScenarioResult(
                 name=e.name,
@@ -214,7 +222,7 @@ def weighted_ecl(scenario: Scenario, *, workers: int | None = None) -> WeightedE
                 ecl=imp.lifetime_loss,
                 ecl_se=imp.lifetime_loss_se,
                 method=imp.method,
-                gross=float(np.sum(sub.buckets.gross)),
+                gross=float(np.sum(book_opening(sub).gross)),
             )
         )
     ecl = math.fsum(r.weight * r.ecl for r in results)
@@ -229,12 +237,13 @@ class Analytics:
     scenario: Scenario
     implied: ImpliedRates
     ecl: WeightedEcl | None
+    parts: BookImplied | None = None
 
     @property
     def allowance_opening(self) -> float:
-        """The disclosed matrix applied to the opening book."""
-        b = self.scenario.buckets
-        return float(np.dot(b.provision_rates, b.gross))
+        """The disclosed matrix applied to the opening book (segments and debtors included)."""
+        opening = book_opening(self.scenario)
+        return float(np.dot(opening.rates, opening.gross))
 
     def summary_fields(self) -> dict[str, Any]:
         """The summary keys of DESIGN 2.9 that come from the implied rates and the ECL."""
@@ -245,13 +254,7 @@ class Analytics:
             "implied_lifetime_loss": imp.lifetime_loss,
             "implied_lifetime_loss_se": imp.lifetime_loss_se,
         }
-        loss, allowance = imp.lifetime_loss, self.allowance_opening
-        if loss > 0:
-            coverage = allowance / loss
-            out["allowance_coverage"] = coverage
-            out["allowance_coverage_se"] = coverage * imp.lifetime_loss_se / loss
-        else:
-            out["allowance_coverage"] = out["allowance_coverage_se"] = None
+        out |= _coverage(self.allowance_opening, imp.lifetime_loss, imp.lifetime_loss_se)
         out["implied_unresolved"] = imp.unresolved
         out["implied_unresolved_se"] = imp.unresolved_se
         out["implied_stranded_buckets"] = list(imp.stranded)
@@ -268,6 +271,7 @@ class Analytics:
                 "unresolved_se": imp.unresolved_se,
             }
         )
+        out |= self._parts_fields()
         if self.ecl is None:
             out["ecl_weighted"] = out["ecl_weighted_se"] = out["ecl_scenarios"] = None
         else:
@@ -275,6 +279,50 @@ class Analytics:
             out["ecl_weighted_se"] = self.ecl.ecl_se
             out["ecl_scenarios"] = [s.as_dict() for s in self.ecl.scenarios]
         return out
+
+    def _parts_fields(self) -> dict[str, Any]:
+        """``segments.<name>.`` and ``debtors.<name>.`` keys of the implied values (DESIGN 2.12,
+        2.13): a segment's are its pooled book's (its debtors are under ``debtors``)."""
+        out: dict[str, Any] = {}
+        parts = self.parts
+        if parts is None:
+            return out
+        if parts.segments:
+            segs = {seg.name: seg for seg in book_segments(self.scenario)}
+            out["segments"] = {}
+            for name, imp in parts.segments.items():
+                seg = segs[name]
+                allowance = float(np.dot(seg.provision_rates, seg.gross or []))
+                out["segments"][name] = _implied_fields(imp, allowance)
+        if len(parts.debtor_names):
+            out["debtors"] = {
+                name: {"implied_lifetime_loss": float(loss), "implied_lifetime_loss_se": float(se)}
+                for name, loss, se in zip(
+                    parts.debtor_names, parts.debtor_loss, parts.debtor_loss_se, strict=True
+                )
+            }
+        return out
+
+
+def _implied_fields(imp: ImpliedRates, allowance: float) -> dict[str, Any]:
+    """A segment's implied rates, lifetime loss and allowance coverage, with SEs."""
+    out: dict[str, Any] = {
+        "implied_rates": imp.by_label(),
+        "implied_rates_se": imp.by_label(imp.rates_se),
+        "implied_lifetime_loss": imp.lifetime_loss,
+        "implied_lifetime_loss_se": imp.lifetime_loss_se,
+    }
+    out |= _coverage(allowance, imp.lifetime_loss, imp.lifetime_loss_se)
+    return out
+
+
+def _coverage(allowance: float, loss: float, loss_se: float) -> dict[str, Any]:
+    """``allowance_coverage`` (allowance / implied lifetime loss) and its SE; ``None`` when the
+    implied loss is 0."""
+    if loss > 0:
+        coverage = allowance / loss
+        return {"allowance_coverage": coverage, "allowance_coverage_se": coverage * loss_se / loss}
+    return {"allowance_coverage": None, "allowance_coverage_se": None}
 
 
 def analyse(
@@ -298,15 +346,16 @@ def analyse(
     -------
     Analytics
     """
-    implied = (
-        implied_rates_over_replicates(scenario, replicates, workers=workers)
+    parts = (
+        book_implied_over_replicates(scenario, replicates, workers=workers)
         if replicates
-        else implied_rates(scenario, workers=workers)
+        else book_implied_rates(scenario, workers=workers)
     )
     return Analytics(
         scenario=scenario,
-        implied=implied,
+        implied=parts.book,
         ecl=weighted_ecl(scenario, workers=workers),
+        parts=parts,
     )
 
 

@@ -10,15 +10,17 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ._kernel import WRITE_OFF_CODE
 from ._util import Moments, json_ready
 from .params import MONTHLY_VARS
-from .scenario import Scenario, book_opening, book_segments
+from .scenario import Scenario, book_debtors, book_opening, book_segments
 
 __all__ = [
     "MONTHLY_VARS",
     "QUANTILES",
     "QUANTILE_VARS",
     "SimulationResult",
+    "book_parts_summary",
     "monthly_names",
     "runway_summary",
 ]
@@ -61,6 +63,18 @@ def _proportion(hits: int, n: int) -> tuple[float, float]:
     return p, math.sqrt(p * (1.0 - p) / n)
 
 
+def _proportion_fields(out: dict[str, Any], key: str, hits: int | None, n: int) -> None:
+    """``key`` and ``key_se`` of a proportion (``None`` when ``hits`` is), and the rule-of-three
+    bound ``key_bound95`` when the estimate is 0 or 1 (DESIGN 2.6)."""
+    if hits is None:
+        out[key], out[f"{key}_se"] = None, None
+        return
+    p, se = _proportion(hits, n)
+    out[key], out[f"{key}_se"] = p, se
+    if p in (0.0, 1.0):
+        out[f"{key}_bound95"] = min(3.0 / n, 1.0) if p == 0.0 else max(1.0 - 3.0 / n, 0.0)
+
+
 def _mean_se(x: np.ndarray) -> tuple[float, float]:
     n = len(x)
     mean = float(np.mean(x))
@@ -94,13 +108,7 @@ def runway_summary(runway: np.ndarray, horizon: int) -> dict[str, Any]:
         ("p_runway_le_24", 24),
         ("p_runway_le_horizon", horizon),
     ):
-        if horizon < k:
-            out[key], out[f"{key}_se"] = None, None
-            continue
-        p, se = _proportion(int(cum[k]), n)
-        out[key], out[f"{key}_se"] = p, se
-        if p in (0.0, 1.0):
-            out[f"{key}_bound95"] = min(3.0 / n, 1.0) if p == 0.0 else max(1.0 - 3.0 / n, 0.0)
+        _proportion_fields(out, key, None if horizon < k else int(cum[k]), n)
     quantiles = {}
     for q in QUANTILES:
         # smallest t with P(tau <= t) >= q, compared in integers to avoid rounding
@@ -145,7 +153,6 @@ class SimulationResult:
     analytics_source: Callable[[Scenario], _Analytics] | None = field(
         default=None, repr=False, compare=False
     )
-    debtor_counts: np.ndarray | None = field(default=None, repr=False, compare=False)
     parameter_risk: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     replicates: list[dict[str, float]] | None = field(default=None, repr=False, compare=False)
     _analytics: Any = field(default=None, init=False, repr=False, compare=False)
@@ -188,7 +195,6 @@ class SimulationResult:
         """
         paths = scenario.simulation.paths
         per_path: dict[str, np.ndarray] = {}
-        counts = None
         count = 0
         moments = Moments()
         gathered, filled = None, 0
@@ -197,8 +203,6 @@ class SimulationResult:
                 per_path = {k: np.empty(paths, dtype=v.dtype) for k, v in blk.per_path.items()}
             for k, v in blk.per_path.items():
                 per_path[k][count : count + blk.n] = v
-            if getattr(blk, "debtor_counts", None) is not None:
-                counts = blk.debtor_counts.copy() if counts is None else counts + blk.debtor_counts
             moments.merge(blk.n, blk.mean, blk.m2)  # in block order
             if sample is None and blk.sample.shape[-1]:
                 if gathered is None:  # the sample is the first paths: this is the first block
@@ -227,7 +231,6 @@ class SimulationResult:
             trajectory,
             engine_version,
             analytics_source=analytics,
-            debtor_counts=counts,
         )
 
     @property
@@ -310,8 +313,14 @@ class SimulationResult:
         out["allowance_opening"] = float(np.dot(opening.rates, opening.gross))
         out["gross_opening"] = float(np.sum(opening.gross))
         out["disclosed_rates"] = dict(zip(sc.labels, opening.rates, strict=True))
-        if analytics:
-            out.update(self.analytics().summary_fields())  # implied rates, coverage, weighted ECL
+        out |= book_parts_summary(sc, pp)
+        if analytics:  # implied rates, coverage, weighted ECL; per segment and debtor too
+            for key, value in self.analytics().summary_fields().items():
+                if key in ("segments", "debtors"):
+                    for name, fields in value.items():
+                        out[key][name] |= fields
+                else:
+                    out[key] = value
         if self.parameter_risk is not None:
             out["parameter_risk"] = self.parameter_risk
         out["unit"] = sc.money_unit
@@ -322,6 +331,69 @@ class SimulationResult:
         out["engine_version"] = self.engine_version
         out["wall_seconds"] = self.wall_seconds
         return json_ready(out)
+
+
+def book_parts_summary(scenario: Scenario, per_path: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The simulated ``segments.<name>.`` and ``debtors.<name>.`` keys of a summary (DESIGN 2.12,
+    2.13) and its ``concentration``; empty for a book without segments and debtors.
+
+    A segment's ``credit_loss_*`` and ``collections_mean`` count its named debtors (the
+    engine's per-path columns do); its ``allowance_opening`` is its pooled book's (a debtor's is
+    under ``debtors.<name>.``), so that the book's is the sum of both. A debtor's outcome comes
+    from its per-path event code (``debtor_<name>``): ``p_default`` (defaulted within H),
+    ``p_loss`` (defaulted or written off), ``p_paid_12``, ``p_paid_horizon`` and ``loss_mean``
+    (``B_j · p_loss``), with SEs.
+    """
+    out: dict[str, Any] = {}
+    fields: dict[str, Any]
+    horizon = scenario.simulation.horizon_months
+    segments = [seg for seg in book_segments(scenario) if seg.explicit]
+    if segments:
+        out["segments"] = {}
+        for seg in segments:
+            loss = per_path[f"credit_loss_{seg.name}"]
+            fields = {}
+            fields["credit_loss_mean"], fields["credit_loss_mean_se"] = _mean_se(loss)
+            fields["credit_loss_p95"] = float(np.quantile(loss, 0.95))
+            fields["credit_loss_p99"] = float(np.quantile(loss, 0.99))
+            coll = per_path[f"collections_{seg.name}"]
+            fields["collections_mean"], fields["collections_mean_se"] = _mean_se(coll)
+            fields["allowance_opening"] = float(np.dot(seg.provision_rates, seg.gross or []))
+            fields["gross_opening"] = float(np.sum(seg.gross or []))
+            out["segments"][seg.name] = fields
+    debtors = book_debtors(scenario)
+    if debtors:
+        out["debtors"] = {}
+        edges = scenario.buckets.edges_months
+        for d in debtors:
+            code = per_path[f"debtor_{d.name}"]
+            n = len(code)
+            lost = int(np.count_nonzero(code < 0))
+            fields: dict[str, Any] = {}
+            b = int(np.searchsorted(edges, d.age_months, side="right")) - 1
+            rate = d.provision_rate
+            if rate is None:
+                rate = book_segments(scenario)[d.segment].provision_rates[b]
+            fields["allowance_opening"] = rate * d.balance
+            defaulted = np.count_nonzero((code < 0) & (code > -WRITE_OFF_CODE))
+            _proportion_fields(fields, "p_default", int(defaulted), n)
+            _proportion_fields(fields, "p_loss", lost, n)
+            paid_12 = None if horizon < 12 else int(np.count_nonzero((code > 0) & (code <= 12)))
+            _proportion_fields(fields, "p_paid_12", paid_12, n)
+            _proportion_fields(fields, "p_paid_horizon", int(np.count_nonzero(code > 0)), n)
+            fields["loss_mean"] = d.balance * fields["p_loss"]
+            fields["loss_mean_se"] = d.balance * fields["p_loss_se"]
+            out["debtors"][d.name] = fields
+        named = math.fsum(d.balance for d in debtors)
+        gross = math.fsum(book_opening(scenario).gross)
+        out["concentration"] = {
+            "debtors": len(debtors),
+            "debtor_gross": named,
+            "debtor_share": named / gross if gross > 0 else None,
+            "credit_loss_p99": float(np.quantile(per_path["credit_loss"], 0.99)),
+            "credit_loss_p99_pool": float(np.quantile(per_path["credit_loss_pool"], 0.99)),
+        }
+    return out
 
 
 def _monthly_table(

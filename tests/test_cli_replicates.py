@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from conftest import SENSETIME, assert_one_line_error, verify_folder
 
-from simulator import load_scenario
+from simulator import load_scenario, with_overrides
 from simulator._format import parameter_risk_rows
 from simulator.cli import main
 from simulator.scenario import scenario_hash
@@ -137,3 +137,94 @@ def test_solve_and_sensitivity_take_replicates_and_refuse_their_own_field(in_tmp
     solve = ["solve", *common, "--param", "collections.monthly_rate[0]", "--target", "0.5"]
     assert main(solve) == 2
     assert_one_line_error(capsys.readouterr().err, "also set by the solve (--param)")
+
+
+def _with_uncertainty(folder, table="reps.csv"):
+    """SENSETIME's text with ``[uncertainty] replicates = table``, written into ``folder``."""
+    path = folder / "book.toml"
+    path.write_text(SENSETIME.read_text() + f'\n[uncertainty]\nreplicates = "{table}"\n')
+    return path
+
+
+def test_the_scenario_can_name_its_replicates(in_tmp, capsys):
+    """``[uncertainty] replicates`` (relative to the scenario file) gives what --replicates
+    gives; --replicates wins and says so; validate checks the table and counts its rows."""
+    folder = in_tmp / "sub"
+    folder.mkdir()
+    reps = _table(folder / "reps.csv")
+    book = _with_uncertainty(folder)
+    assert main(["validate", str(book)]) == 0
+    assert "4 parameter replicates" in capsys.readouterr().out
+    assert main(["run", str(book), "--paths", "2000", "--json"]) == 0
+    from_file = json.loads(capsys.readouterr().out)
+    assert (
+        main(["run", str(SENSETIME), "--paths", "2000", "--json", "--replicates", str(reps)]) == 0
+    )
+    given = json.loads(capsys.readouterr().out)
+    assert from_file["parameter_risk"] == given["parameter_risk"]
+    assert from_file["credit_loss_mean"] == given["credit_loss_mean"]
+
+    other = _table(in_tmp / "other.csv", rows=5)
+    assert main(["run", str(book), "--paths", "2000", "--json", "--replicates", str(other)]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["parameter_risk"]["replicates"] == 5
+    assert f"--replicates {other} is used instead of reps.csv" in err
+
+    from simulator import simulate
+
+    api = simulate(book, paths=2000).summary(analytics=False)
+    assert api["credit_loss_mean"] == given["credit_loss_mean"]
+    plain = simulate(book, paths=2000, replicates=False).summary(analytics=False)
+    assert "parameter_risk" not in plain and plain["credit_loss_mean"] != api["credit_loss_mean"]
+
+
+@pytest.mark.parametrize(
+    "table, words",
+    [
+        ("missing.csv", "no such file"),
+        ("reps.xlsx", "not a .parquet or .csv file"),
+    ],
+)
+def test_a_bad_uncertainty_section_is_refused_in_one_line(in_tmp, capsys, table, words):
+    book = _with_uncertainty(in_tmp, table)
+    (in_tmp / "reps.xlsx").write_text("x")
+    for argv in (["validate", str(book)], ["run", str(book), "--paths", "100"]):
+        assert main(argv) == 2
+        assert_one_line_error(
+            capsys.readouterr().err, words, prefix=f"{book}: uncertainty.replicates: "
+        )
+
+
+def test_validate_checks_the_named_table(in_tmp, capsys):
+    pd.DataFrame({"collections.monthly_rate[0]": [0.1, "x"]}).to_csv("reps.csv", index=False)
+    book = _with_uncertainty(in_tmp)
+    assert main(["validate", str(book)]) == 2
+    assert_one_line_error(capsys.readouterr().err, "row 2", "expected a number")
+    bad = in_tmp / "typo.toml"
+    bad.write_text(SENSETIME.read_text() + '\n[uncertainty]\nreplicate = "reps.csv"\n')
+    assert main(["validate", str(bad)]) == 2
+    assert_one_line_error(capsys.readouterr().err, "uncertainty.replicate")
+
+
+def test_a_results_folder_names_its_own_copy_of_the_replicates(in_tmp, capsys):
+    """The folder's scenario.toml points at the folder's replicates.csv, so that running it
+    again from the folder gives the same numbers; the hash does not depend on where the table
+    lives."""
+    folder = in_tmp / "sub"
+    folder.mkdir()
+    _table(folder / "reps.csv")
+    book = _with_uncertainty(folder)
+    assert main(["run", str(book), "--paths", "2000", "--out", "r"]) == 0
+    capsys.readouterr()
+    kept = load_scenario(in_tmp / "r" / "scenario.toml")
+    assert kept.uncertainty.replicates == "replicates.csv"
+    assert main(["run", "r/scenario.toml", "--paths", "2000", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    first = json.loads((in_tmp / "r" / "summary.json").read_text())
+    assert again["credit_loss_mean"] == first["credit_loss_mean"]
+    assert again["parameter_risk"] == first["parameter_risk"]
+    ran = with_overrides(load_scenario(book), {"simulation.paths": 2000})
+    assert scenario_hash(kept) == scenario_hash(ran)
+    plain = in_tmp / "plain"
+    assert main(["run", str(SENSETIME), "--paths", "2000", "--out", str(plain)]) == 0
+    assert load_scenario(plain / "scenario.toml").uncertainty is None

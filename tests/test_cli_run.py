@@ -74,7 +74,7 @@ def _files(folder: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("scenario", BUNDLED_TOML, ids=[p.stem for p in BUNDLED_TOML])
+@pytest.mark.parametrize("scenario", BUNDLED_TOML, ids=lambda p: p.stem)
 def test_run_writes_a_complete_folder_and_a_second_run_leaves_it_alone(scenario, in_tmp, capsys):
     assert main(["run", str(scenario), "--paths", "3000"]) == 0
     out = capsys.readouterr().out
@@ -85,7 +85,9 @@ def test_run_writes_a_complete_folder_and_a_second_run_leaves_it_alone(scenario,
     assert f"Results written to {first.relative_to(in_tmp)}/" in out
     files = _files(first)
     declares_ecl = load_scenario(scenario).ecl_scenarios is not None
-    assert set(files) == FOLDER_FILES | ({"ecl_scenarios.csv"} if declares_ecl else set())
+    segmented = load_scenario(scenario).segments is not None
+    extra = {"ecl_scenarios.csv"} if declares_ecl else set()
+    assert set(files) == FOLDER_FILES | extra | ({"plots/segments.png"} if segmented else set())
     assert verify_folder(first)["paths"] == 3000
     summary = json.loads((first / "summary.json").read_text())
     assert set(summary) >= SUMMARY_KEYS

@@ -41,6 +41,11 @@ GOLDEN_HASHES: dict[str, tuple[str, str, str]] = {
         "597ea777a7c70670166dbc17d363b410b0d4a562910320239b6b8b5b596fb183",
         "20428c52a20db98523fb5c21bd6115346cdeb24b5087cadcb76915d71a24b941",
     ),
+    "iflytek_segments": (
+        "193ab9b80b978f809c28b157c09d63accbd9ad956ef7556b8cf278185df27481",
+        "2e7b2da2ff073a8f648d66773c21858096053df6745eb5204d972ea4411b50c2",
+        "1ad905730af53a45085ea380a2543bfbccf5493b01c87075cb3cc0cfea016a04",
+    ),
     "sensetime_2023": (
         "e7158f929cb97f3025aae801184f273b8bac0c249fcec9a35248247d43e0181c",
         "d88ffb368acc10460dd4ff7972220c07c1e2f43f9ce4c66dadec9f27043fd3cb",

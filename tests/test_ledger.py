@@ -336,23 +336,6 @@ def test_rejects_file_and_allow_rejects(tmp_path, capsys):
     assert doc["ledger"]["invoices"] == 3  # C (zero) and E (bad) out; C's events rejected
 
 
-def test_segments_and_debtors_are_refused(tmp_path, capsys):
-    path, epath = _write(tmp_path, INVOICES, EVENTS)
-    base = [
-        "ledger",
-        str(path),
-        "--events",
-        str(epath),
-        "--as-of",
-        "2024-05-31",
-        "--edges-months",
-        "0,2",
-    ]
-    for extra, word in ((["--segments"], "--segments"), (["--debtors", "5"], "--debtors")):
-        code, _, err = _run([*base, *extra], capsys)
-        assert code == 2 and err.startswith(f"{path}: {word}: ") and "not built yet" in err
-
-
 @pytest.fixture(scope="module")
 def synth_files(tmp_path_factory):
     """A small synthetic ledger (from iFlytek's scenario) as CSV, Parquet and Excel."""

@@ -106,7 +106,7 @@ def test_out_rules_and_mistakes_are_one_line_exit_2(sensetime_run, tmp_path, cap
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["report", str(empty)]) == 2
-    prefix = f"{empty}: RESULTS_DIR: not an arsim results or sweep folder"
+    prefix = f"{empty}: RESULTS_DIR: not an arsim results, sweep or backtest folder"
     assert_one_line_error(capsys.readouterr().err, prefix=prefix)
     assert not (empty / "report.html").exists()
     assert main(["report", str(sensetime_run), "--out", str(tmp_path)]) == 2

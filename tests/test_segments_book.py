@@ -552,13 +552,15 @@ def test_a_book_with_segments_and_debtors_runs(sc) -> None:
     assert s["scenario"]["segments"][0]["name"] == "gov"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="implied rates, coverage and ECL per segment (DESIGN 2.12 outputs) are not built yet",
-)
 def test_the_summarys_analytics_of_a_segmented_book(sc) -> None:
-    simulate(with_overrides(sc, {"simulation.paths": 200})).summary()
+    s = simulate(with_overrides(sc, {"simulation.paths": 200})).summary()
+    # the book's implied loss is the segments' and the debtors' (DESIGN 2.12, 2.13)
+    parts = [s["segments"][n]["implied_lifetime_loss"] for n in ("gov", "ent")]
+    parts += [s["debtors"][n]["implied_lifetime_loss"] for n in ("city_a", "co_b", "co_c")]
+    assert s["implied_lifetime_loss"] == pytest.approx(math.fsum(parts), rel=1e-12)
+    assert s["allowance_coverage"] == pytest.approx(
+        s["allowance_opening"] / s["implied_lifetime_loss"], rel=1e-12
+    )
 
 
 def _split(data: dict[str, Any], shares: tuple[float, float], parts: list[float]) -> dict:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..hazards import calendar_months
 from ..params import compile_params
-from ..scenario import Scenario
+from ..scenario import Scenario, book_debtors, book_segments
 
 __all__ = [
     "MAX_RUNOFF_MONTHS",
@@ -87,10 +87,8 @@ class _Book:
         return b == self.n_buckets - 1 and not self.write_off
 
     def scales(self, months: int) -> np.ndarray:
-        """``m · s_cal(t)`` for months ``t = 1..months``: (months, J), or (months, 1) when the
-        multiplier is one value (it broadcasts against a factor of shape (months, n))."""
-        season = self.season if self.season.ndim == 2 else self.season[:, None]
-        return season[(self.first + np.arange(months)) % 12]
+        """``m · s_cal(t)`` for months ``t = 1..months``: (months,) or (months, J)."""
+        return self.season[(self.first + np.arange(months)) % 12]
 
     @property
     def exact(self) -> bool:
@@ -187,11 +185,14 @@ def exact_rates_available(scenario: Scenario) -> bool:
     """Whether the implied rates of ``scenario`` have an exact answer (DESIGN 2.8).
 
     True when the months are independent (``factor.persistence = 0``) or neither collections
-    nor defaults depend on the factor (``factor_loading = 0`` and ``correlation = 0``).
+    nor defaults depend on the factor (``factor_loading = 0`` and ``correlation = 0``), in every
+    segment and for every named debtor (DESIGN 2.12, 2.13).
     """
-    return scenario.factor.persistence == 0.0 or (
-        scenario.collections.factor_loading == 0.0 and scenario.defaults.correlation == 0.0
-    )
+    if scenario.factor.persistence == 0.0:
+        return True
+    loadings = [(s.factor_loading, s.correlation) for s in book_segments(scenario)]
+    loadings += [(d.factor_loading, d.correlation) for d in book_debtors(scenario)]
+    return all(beta == 0.0 and rho == 0.0 for beta, rho in loadings)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,13 @@ def _draw_factor(book: _Book, seed: int, block: int, n: int, stream: tuple[int, 
     return z
 
 
+def _scales(book: _Book, months: int) -> np.ndarray:
+    """``m · s_cal(t)`` for months 1..months as a column, (months, 1), or (months, n) by path:
+    it broadcasts against the factor's (months, n)."""
+    scales = book.scales(months)
+    return scales[:, None] if scales.ndim == 1 else scales
+
+
 def _bucket_hazards(
     book: _Book, b: int, p: float | np.ndarray, z: np.ndarray, months: int, stop: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +76,7 @@ def _bucket_hazards(
     """
     n = z.shape[1]
     zz = z[1 : months + 1]
-    scales = book.scales(months)
+    scales = _scales(book, months)
     d = default_hazard(np.asarray(p, dtype=float)[None], book.rho, zz)
     h = collection_hazard(book.c[b : b + 1], book.alpha[b : b + 1], book.beta, scales, zz, d)
     d = np.array(np.broadcast_to(d[0], (months, n)))
@@ -114,7 +121,7 @@ def _forward(book: _Book, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     stop = np.full(n, MAX_RUNOFF_MONTHS, dtype=np.int64)
     unresolved = np.zeros(n)
     done = np.zeros(n, dtype=bool)
-    scales = book.scales(MAX_RUNOFF_MONTHS)
+    scales = _scales(book, MAX_RUNOFF_MONTHS)
     rem = np.zeros((2, n))
     end = 1
     for t in range(1, MAX_RUNOFF_MONTHS + 1):

@@ -2,9 +2,9 @@
 
 One module per command group (``_run``: run, validate, plot; ``_sweep``: sweep, solve,
 sensitivity; ``_implied``: implied-rates; ``_calibrate``; ``_ledger``: ledger, synth-ledger;
-``_report``; ``_compare``; ``_serve``: the what-if page). Each imports the numerical packages
-(and the web server) only inside its commands, so ``arsim --help`` and ``arsim validate`` start
-fast.
+``_backtest``; ``_report``; ``_compare``; ``_serve``: the what-if page). Each imports the
+numerical packages (and the web server) only inside its commands, so ``arsim --help`` and
+``arsim validate`` start fast.
 
 Exit codes: 0 success; 2 a user's mistake (one line on stderr, ``FILE: FIELD: reason``, nothing
 written); 1 an internal error; 130 interrupted.
@@ -18,7 +18,7 @@ import sys
 from typing import NoReturn
 
 from .._version import __version__
-from . import _calibrate, _compare, _implied, _ledger, _report, _run, _serve, _sweep
+from . import _backtest, _calibrate, _compare, _implied, _ledger, _report, _run, _serve, _sweep
 from ._common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USER, Parser, UserError
 
 __all__ = [
@@ -40,7 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"arsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for group in (_run, _sweep, _implied, _calibrate, _ledger, _report, _compare, _serve):
+    for group in (
+        _run,
+        _sweep,
+        _implied,
+        _calibrate,
+        _ledger,
+        _backtest,
+        _report,
+        _compare,
+        _serve,
+    ):
         group.add_parsers(sub)
     return parser
 

@@ -102,17 +102,18 @@ def load_replicates_args(
     ``--set``, by an ECL scenario or in ``varied`` (field → what varies it) is refused, and so
     are fewer than two paths a replicate.
     """
-    given = getattr(scenario, "uncertainty", None)
-    in_file = getattr(given, "replicates", None) if given is not None else None
+    from ..scenario import replicates_file
+
+    in_file = replicates_file(scenario) if args.replicates is None else None
     if args.replicates is not None:
-        if in_file is not None:
+        if scenario.uncertainty is not None:
             message(
                 f"{args.scenario}: uncertainty.replicates: --replicates {args.replicates} "
-                f"is used instead of {in_file}"
+                f"is used instead of {scenario.uncertainty.replicates}"
             )
         path = Path(args.replicates)
     elif in_file is not None:
-        path = Path(args.scenario).parent / in_file
+        path = in_file
     else:
         return None, None
     from ..engine import check_replicate_paths
@@ -193,3 +194,16 @@ def print_json(doc: Any) -> None:
 def message(text: str) -> None:
     """A message on stderr (what goes beside ``--json`` output)."""
     print(text, file=sys.stderr)
+
+
+def text_table(rows: list[list[str]], right: set[int]) -> list[str]:
+    """Rows of text cells as aligned lines: columns two spaces apart, those in ``right``
+    right-aligned."""
+    widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
+
+    def line(row: list[str]) -> str:
+        cells = zip(row, widths, strict=True)
+        text = [c.rjust(w) if j in right else c.ljust(w) for j, (c, w) in enumerate(cells)]
+        return "  ".join(text).rstrip()
+
+    return [line(r) for r in rows]

@@ -8,21 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from .._format import describe_overrides
-from ._common import EXIT_OK, UserError, check_out_file, message, print_json, write_out_text
+from ._common import (
+    EXIT_OK,
+    UserError,
+    check_out_file,
+    message,
+    print_json,
+    text_table,
+    write_out_text,
+)
 
 #: Where the page goes without ``--out`` (DESIGN 3).
 DEFAULT_PAGE = "compare.html"
-
-
-def _table(rows: list[list[str]], right: set[int]) -> list[str]:
-    widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
-
-    def line(row: list[str]) -> str:
-        cells = zip(row, widths, strict=True)
-        text = [c.rjust(w) if j in right else c.ljust(w) for j, (c, w) in enumerate(cells)]
-        return "  ".join(text).rstrip()
-
-    return [line(r) for r in rows]
 
 
 def _wrap(text: str) -> list[str]:
@@ -58,7 +55,7 @@ def compare_text(comparison: Any) -> str:
             [f"  {d['field']}", *(setting_text(d["field"], d[s]) for s in "ab")] for d in c.inputs
         ]
         rows = [[field, a, "→", b] for field, a, b in rows]
-        lines += _table(rows, set())
+        lines += text_table(rows, set())
     else:
         lines.append("  none: both runs ran the same scenario")
     horizons = (c.a["horizon_months"], c.b["horizon_months"])
@@ -66,7 +63,7 @@ def compare_text(comparison: Any) -> str:
     for row in c.rows:
         t = row_texts(row, horizons)
         rows.append([row["label"], t["a"], t["b"], t["diff"], t["se"], t["how"]])
-    lines += ["", *_table(rows, {1, 2, 3, 4})]
+    lines += ["", *text_table(rows, {1, 2, 3, 4})]
     for side, note in (("A", c.notes.get("a")), ("B", c.notes.get("b"))):
         if note:
             lines += _wrap(f"{side}: implied lifetime loss, {note}")

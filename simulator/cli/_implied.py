@@ -148,6 +148,13 @@ def cmd_implied_rates(args: argparse.Namespace) -> int:
             )
         out = check_out_file(Path(args.out), args.force)
     scenario, overrides = load_scenario_args(args)
+    if scenario.segments or scenario.debtors:  # the inverse per segment is not built yet
+        table = "segments" if scenario.segments else "debtors"
+        raise UserError(
+            f"{args.scenario}: {table}: implied-rates does not solve a book with [[segments]] "
+            "or [[debtors]] yet; 'arsim run' gives the implied rates of the book, of each "
+            "segment and of each debtor"
+        )
     if args.runoff_paths is not None:
         overrides["simulation.runoff_paths"] = args.runoff_paths
         scenario = with_overrides(scenario, {"simulation.runoff_paths": args.runoff_paths})

@@ -41,17 +41,45 @@ def _rejects_csv(rejects: Any) -> str:
     return buf.getvalue()
 
 
+def _debtors(text: str | None, src: str) -> int | None:
+    """``--debtors N``: an integer in 1..1000."""
+    from ..data._ledger_book import MAX_DEBTORS
+
+    if text is None:
+        return None
+    try:
+        n = int(text.strip())
+    except ValueError:
+        raise UserError(f"{src}: --debtors: expected a whole number, got {text!r}") from None
+    if not 1 <= n <= MAX_DEBTORS:
+        raise UserError(f"{src}: --debtors: must be in 1..{MAX_DEBTORS}, got {n}")
+    return n
+
+
+def _columns(args: argparse.Namespace, src: str) -> dict[str, str]:
+    """``--columns`` as a mapping, with ``--segments COLUMN`` as the ``segment`` field."""
+    from ..data import LedgerError
+    from ..data._ledger_read import parse_columns_option
+
+    try:
+        mapping = parse_columns_option(args.columns, src)
+    except LedgerError as exc:
+        raise UserError(str(exc)) from None
+    if args.segments is not None:
+        column = args.segments.strip()
+        if not column:
+            raise UserError(f"{src}: --segments: expected the segment column's name")
+        other = mapping.get("segment")
+        if other is not None and other != column:
+            raise UserError(
+                f"{src}: --segments: names the column {column!r} but --columns maps segment "
+                f"to {other!r}; give one"
+            )
+        mapping["segment"] = column
+    return mapping
+
+
 def _check_options(args: argparse.Namespace, src: str) -> None:
-    if args.segments:
-        raise UserError(
-            f"{src}: --segments: fitting segments (DESIGN 2.12) from a ledger is not built yet; "
-            "fit the whole book, or one segment's invoices at a time"
-        )
-    if args.debtors is not None:
-        raise UserError(
-            f"{src}: --debtors: fitting named debtors (DESIGN 2.13) from a ledger is not built "
-            "yet; the largest customers stay in the pooled book"
-        )
     if args.allow_rejects and args.rejects is None:
         raise UserError(f"{src}: --allow-rejects: needs --rejects FILE to keep what is left out")
     if args.bootstrap < 0:
@@ -98,6 +126,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     from ..data import (
         LedgerError,
         fit_ledger,
+        ledger_book,
         ledger_document,
         ledger_exposures,
         ledger_report,
@@ -108,6 +137,8 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 
     src = args.ledger
     _check_options(args, src)
+    n_debtors = _debtors(args.debtors, src)
+    columns = _columns(args, src)
     as_of = _date(args.as_of, src, "--as-of")
     start = _date(args.start, src, "--from") if args.start is not None else None
     out = check_out_file(Path(args.out), args.force) if args.out is not None else None
@@ -127,10 +158,11 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         ledger = read_ledger(
             src,
             events=args.events,
-            columns=args.columns,
+            columns=columns,
             date_format=args.date_format,
             unit_divisor=args.unit_divisor,
             sheet=args.sheet,
+            segment_required=args.segments is not None,
         )
         if ledger.rejects:
             if rejects_out is not None:
@@ -150,16 +182,16 @@ def cmd_ledger(args: argparse.Namespace) -> int:
                 raise UserError(f"{first}{tail}")
         elif rejects_out is not None:
             write_out_text(rejects_out, _rejects_csv(()), args.force)
-        exposures = ledger_exposures(
-            ledger,
-            as_of=as_of,
-            edges_months=edges,
-            labels=labels,
-            start=start,
-            write_off_age=w,
-            age_basis=args.age_basis,
-            time_blocks=args.time_blocks,
-        )
+        options = {
+            "as_of": as_of,
+            "edges_months": edges,
+            "labels": labels,
+            "start": start,
+            "write_off_age": w,
+            "age_basis": args.age_basis,
+            "time_blocks": args.time_blocks,
+        }
+        exposures = ledger_exposures(ledger, **options)
         fit = fit_ledger(
             exposures,
             base=base,
@@ -168,18 +200,35 @@ def cmd_ledger(args: argparse.Namespace) -> int:
             rng=args.seed,
             time_blocks=args.time_blocks is not None,
         )
+        book = None
+        if args.segments is not None or n_debtors is not None:
+            book = ledger_book(
+                ledger,
+                exposures,
+                segments=args.segments is not None,
+                debtors=n_debtors,
+                column=ledger.columns.get("segment"),
+                exposure_options=options,
+                base=base,
+                fit_seasonality=args.fit_seasonality,
+                bootstrap=args.bootstrap,
+                seed=args.seed,
+                time_blocks=args.time_blocks is not None,
+            )
     except LedgerError as exc:
         raise UserError(str(exc)) from None
     except ValueError as exc:
         raise UserError(f"{src}: -: {exc}") from None
-    doc = ledger_report(ledger, fit)
+    doc = ledger_report(ledger, fit, book)
     if ledger.rejects:
         doc["notes"].insert(
             0, f"{len(ledger.rejects)} bad rows left out (--allow-rejects); listed in {rejects_out}"
         )
     messages = []
     if out is not None:
-        text, missing = ledger_document(ledger, fit, base_text, write_off_age=args.write_off_age)
+        text, missing = ledger_document(
+            ledger, fit, base_text, write_off_age=args.write_off_age, book=book
+        )
         write_out_text(out, text, args.force)
         doc["written"] = str(out)
         doc["missing_fields"] = missing
@@ -189,7 +238,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
             else f"Fragment written to {out}; a scenario still needs {', '.join(missing)}"
         )
     if reps_out is not None:
-        table = replicates_table(fit)
+        table = replicates_table(fit, book)
         if reps_out.suffix.lower() == ".parquet":
             data = table.to_parquet(index=False)
             from ..storage import write_bytes_atomic
@@ -313,8 +362,18 @@ def add_parsers(sub: Any) -> None:
         "p_b, and W goes into the scenario",
     )
     p.add_argument("--fit-seasonality", action="store_true", help="fit collections.seasonality")
-    p.add_argument("--segments", action="store_true", help="(not built yet)")
-    p.add_argument("--debtors", type=int, metavar="N", help="(not built yet)")
+    p.add_argument(
+        "--segments",
+        metavar="COLUMN",
+        help="the ledger's customer segment column: fit each segment on its own invoices and "
+        "write [[segments]]",
+    )
+    p.add_argument(
+        "--debtors",
+        metavar="N",
+        help="carve the N customers with the largest open balance at --as-of out of the pooled "
+        "book as [[debtors]] (1..1000)",
+    )
     p.add_argument("--bootstrap", type=int, default=200, metavar="B", help="replicates (200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument(

@@ -155,6 +155,60 @@ def ledger_text(doc: dict[str, Any], unit: str) -> str:
             f"Dropped: exposure {fmt_money(tot['dropped_exposure'])} and flows "
             f"{fmt_money(tot['dropped_flows'])} at ages of {wo} months or more"
         )
+    lines += _book_lines(doc, labels, unit)
     if doc["notes"]:
         lines += ["", "Notes:", *(f"  - {n}" for n in doc["notes"])]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _book_lines(doc: dict[str, Any], labels: list[str], unit: str) -> list[str]:
+    """The segments (``--segments``) and named debtors (``--debtors``) of the report."""
+    lines: list[str] = []
+    segs = doc.get("segments")
+    if segs:
+        nw = max(7, *(len(n) for n in segs))
+        rw = max(6, *(len(lab) for lab in labels))
+        lines += [
+            "",
+            f"Segments by the column {doc['segment_column']!r}, each fitted on its own invoices "
+            f"(opening gross in {unit}"
+            + (", named debtors left out" if doc.get("debtors") else "")
+            + "; billing share: of the credit billings of the last 12 months):",
+            f"  {'segment':<{nw}}  {'customers':>9}  {'share':>8}  {'gross':>14}  "
+            + "  ".join(f"{'c ' + lab:>{rw + 2}}" for lab in labels)
+            + "  "
+            + "  ".join(f"{'p ' + lab:>{rw + 2}}" for lab in labels),
+        ]
+        for name, seg in segs.items():
+            c = [seg["collection_rate"][lab]["rate"] for lab in labels]
+            p = [seg["default_rate"][lab]["rate"] for lab in labels]
+            lines.append(
+                f"  {name:<{nw}}  {seg['customers']:>9,}  {fmt_pct(seg['billing_share']):>8}  "
+                f"{fmt_money(seg['gross_total']):>14}  "
+                + "  ".join(f"{_rate(x, 4):>{rw + 2}}" for x in c)
+                + "  "
+                + "  ".join(f"{_rate(x, 5):>{rw + 2}}" for x in p)
+                + (f"  ({seg['label']})" if seg["label"] != name else "")
+            )
+    debtors = doc.get("debtors")
+    if debtors:
+        pooled = doc["pooled_balance"]["total"]
+        carved = sum(d["balance"] for d in debtors)
+        total = pooled + carved
+        nw = max(6, *(len(d["name"]) for d in debtors))
+        lines += [
+            "",
+            f"Named debtors: the {len(debtors)} customers with the largest open balance, "
+            f"{fmt_money(carved)} of {fmt_money(total)} ("
+            + (fmt_pct(carved / total) if total > 0 else "n/a")
+            + f"); the pooled book keeps {fmt_money(pooled)}",
+            f"  {'debtor':<{nw}}  {'balance':>14}  {'age (months)':>12}  {'invoices':>8}  segment",
+        ]
+        for d in debtors:
+            lines.append(
+                f"  {d['name']:<{nw}}  {fmt_money(d['balance']):>14}  "
+                f"{d['age_months']:>6} ({d['age']:.1f})  {d['open_invoices']:>8,}  "
+                f"{d['segment'] or '-'}"
+                + (f"  (customer {d['customer']})" if d["customer"] != d["name"] else "")
+            )
+    return lines

@@ -1,4 +1,4 @@
-"""``arsim report``: one self-contained HTML page for a results or sweep folder."""
+"""``arsim report``: one self-contained HTML page for a results, sweep or backtest folder."""
 
 from __future__ import annotations
 
@@ -30,9 +30,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any) -> None:
     """``arsim report RESULTS_DIR [--out report.html] [--force]``."""
-    p = sub.add_parser("report", help="one self-contained HTML page for a results or sweep folder")
+    p = sub.add_parser(
+        "report", help="one self-contained HTML page for a results, sweep or backtest folder"
+    )
     p.add_argument(
-        "results_dir", help="a folder written by 'arsim run', sweep, solve or sensitivity"
+        "results_dir",
+        help="a folder written by 'arsim run', sweep, solve, sensitivity or backtest",
     )
     p.add_argument("--out", metavar="FILE", help="the HTML file (default RESULTS_DIR/report.html)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")

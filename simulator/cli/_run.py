@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 from .._format import (
+    DEBTOR_HEADER,
+    SEGMENT_HEADER,
     bound_text,
+    concentration_text,
+    debtor_rows,
     describe_overrides,
     fmt_money,
     fmt_pct,
@@ -17,6 +22,7 @@ from .._format import (
     fmt_se,
     fmt_seconds,
     parameter_risk_rows,
+    segment_rows,
 )
 from ._common import (
     EXIT_OK,
@@ -29,6 +35,7 @@ from ._common import (
     message,
     print_json,
     progress_bar,
+    text_table,
     writing,
 )
 
@@ -130,10 +137,39 @@ def format_summary(
         else f"  opening allowance       {fmt_money(s['allowance_opening'])}",
     ]
     lines += implied_lines(s)
+    lines += book_parts_lines(s)
     lines += parameter_risk_lines(s)
     if out_dir is not None:
         lines += ["", f"Results written to {out_dir}/"]
     return "\n".join(lines)
+
+
+#: The terminal lists the named debtors one by one up to this many (the report always does).
+MAX_DEBTOR_LINES = 10
+
+
+def book_parts_lines(s: dict[str, Any]) -> list[str]:
+    """Summary lines of a book with segments and named debtors (DESIGN 2.12, 2.13): one row per
+    segment, the concentration line, and a row per debtor when there are few."""
+    lines: list[str] = []
+    rows = segment_rows(s)
+    if rows:
+        head = (
+            "Segments (over the horizon; loss and collections include a segment's named "
+            "debtors, allowance and coverage are of its pooled book):"
+        )
+        lines += ["", *textwrap.wrap(head, 100, subsequent_indent="  ")]
+        lines += ["  " + t for t in text_table([SEGMENT_HEADER, *rows], {1, 2, 3, 4, 5})]
+    text = concentration_text(s)
+    if text:
+        lines += ["", *textwrap.wrap(f"Concentration: {text}", 100, subsequent_indent="  ")]
+        rows = debtor_rows(s)
+        if len(rows) <= MAX_DEBTOR_LINES:
+            right = set(range(1, len(DEBTOR_HEADER)))
+            lines += ["  " + t for t in text_table([DEBTOR_HEADER, *rows], right)]
+        else:
+            lines.append(f"  ({len(rows):,} debtors: see debtors in summary.json and the report)")
+    return lines
 
 
 def parameter_risk_lines(s: dict[str, Any]) -> list[str]:
@@ -234,10 +270,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     scenario, _ = load_scenario_args(args)
     sim = scenario.simulation
     warnings = scenario_warnings(scenario)
+    rows = None
+    if scenario.uncertainty is not None:  # the table is checked as a run would check it
+        from ..engine import check_replicate_paths
+        from ..scenario import read_replicates, replicate_rows, replicates_file
+
+        path = replicates_file(scenario)
+        rows = replicate_rows(scenario, read_replicates(path), str(path))
+        check_replicate_paths(scenario, rows)
     if args.json:
         doc = {
             "ok": True,
             "warnings": [str(w) for w in warnings],
+            "replicates": None if rows is None else len(rows),
             "scenario": scenario.model_dump(mode="json"),
         }
         print_json(doc)
@@ -249,6 +294,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             for what, entries in (("segment", scenario.segments), ("debtor", scenario.debtors))
             if entries
         )
+        if rows is not None:
+            book += f", {len(rows):,} parameter replicates"
         print(
             f"OK: {args.scenario}: {scenario.scenario.name!r}, {scenario.n_buckets} buckets"
             f"{book}, {sim.horizon_months} months, {sim.paths:,} paths"

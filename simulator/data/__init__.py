@@ -55,6 +55,7 @@ from ._calibrate import Calibration, calibrate, scenario_document
 from ._fit import BOOTSTRAP_MIN_PERIODS, PER_BUCKET_MAX_CONDITION, HazardFit, fit_hazards
 from ._ledger import ledger_from_frames, read_ledger
 from ._ledger_age import Exposures, ledger_exposures
+from ._ledger_book import LedgerBook, LedgerDebtor, LedgerSegment, ledger_book
 from ._ledger_doc import ledger_document, ledger_report, replicates_table
 from ._ledger_fit import LEDGER_LEVEL, LedgerFit, fit_ledger
 from ._ledger_table import Ledger, LedgerError, Reject, age_months
@@ -73,8 +74,11 @@ __all__ = [
     "Exposures",
     "HazardFit",
     "Ledger",
+    "LedgerBook",
+    "LedgerDebtor",
     "LedgerError",
     "LedgerFit",
+    "LedgerSegment",
     "Projection",
     "Reject",
     "RollRates",
@@ -85,6 +89,7 @@ __all__ = [
     "calibrate",
     "fit_hazards",
     "fit_ledger",
+    "ledger_book",
     "ledger_document",
     "ledger_exposures",
     "ledger_from_frames",

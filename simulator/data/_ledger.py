@@ -20,6 +20,7 @@ def read_ledger(
     date_format: str | None = None,
     unit_divisor: float = 1.0,
     sheet: str | None = None,
+    segment_required: bool = False,
 ) -> Ledger:
     """Read an accounts-receivable ledger (DESIGN 6.1).
 
@@ -42,6 +43,8 @@ def read_ledger(
         Amounts are divided by it (1e6 for millions).
     sheet : str, optional
         The Excel sheet (default the first).
+    segment_required : bool, optional
+        An empty ``segment`` cell is a bad row (for fitting segments).
 
     Returns
     -------
@@ -60,7 +63,12 @@ def read_ledger(
     inv = read_table(path, sheet)
     ev = read_table(events) if events is not None else None
     return ledger_from_tables(
-        inv, ev, columns=mapping, date_format=date_format, unit_divisor=unit_divisor
+        inv,
+        ev,
+        columns=mapping,
+        date_format=date_format,
+        unit_divisor=unit_divisor,
+        segment_required=segment_required,
     )
 
 

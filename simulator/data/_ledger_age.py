@@ -133,6 +133,10 @@ class Exposures:
     gross, open_invoices : ndarray, shape (K,)
         The aged trial balance: balance and invoices open per bucket at ``as_of``.
     customer_balance : ndarray, shape (N,)
+        The open amount of each customer of the ledger at ``as_of`` (0 for those not used).
+    invoice_index, invoice_open, invoice_age : ndarray, shape (n,)
+        The invoices used (indices into the ledger's arrays), and each one's open amount and
+        age in months at ``as_of`` (what the aged balance sums: :func:`aged_balance`).
     cash_like : dict
         ``paid``, ``net_amount``, ``invoices``: payments by each invoice's first month end and
         its amount net of credit notes then, over invoices whose first month end is in the window.
@@ -170,12 +174,46 @@ class Exposures:
     cash_like: dict[str, float]
     totals: dict[str, float]
     counts: dict[str, int] = field(default_factory=dict)
+    invoice_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    invoice_open: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    invoice_age: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     age_basis: str = "invoice"
     time_blocks: int | None = None
 
     @property
     def n_blocks(self) -> int:
         return self.customer_exposure.shape[2]
+
+
+def aged_balance(
+    open_amount: np.ndarray, age: np.ndarray, edges_months: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The aged trial balance of open invoices (DESIGN 6.2).
+
+    Parameters
+    ----------
+    open_amount : ndarray, shape (n,)
+        Each invoice's open amount at the date (0 when settled).
+    age : ndarray of int, shape (n,)
+        Its age in months at the date.
+    edges_months : list of int
+
+    Returns
+    -------
+    profile : ndarray
+        The balance by monthly age from age 0 (ages past 1199 folded into 1199).
+    gross : ndarray, shape (K,)
+        The balance per bucket.
+    invoices : ndarray of int, shape (K,)
+        Invoices open per bucket.
+    """
+    ages = np.minimum(age, MAX_PROFILE_AGE)
+    profile = np.bincount(ages, weights=open_amount)
+    k = len(edges_months)
+    bucket = np.searchsorted(np.asarray(edges_months), age, side="right") - 1
+    gross = np.bincount(bucket, weights=open_amount, minlength=k)
+    n_open = np.bincount(bucket[open_amount > 0], minlength=k)
+    return profile, gross, n_open
 
 
 def _check_dates(ledger: Ledger, as_of: dt.date, start: dt.date | None) -> tuple[int, int]:
@@ -285,12 +323,7 @@ def ledger_exposures(
     open_t = amount - np.bincount(st.inv, weights=st.delta, minlength=len(amount))
     open_t = np.where(open_t > OPEN_TOL * amount, open_t, 0.0)
     age_t = np.maximum(last_m - due_month, 0)
-    ages = np.minimum(age_t, MAX_PROFILE_AGE)
-    profile = np.bincount(ages, weights=open_t)
-    k = len(edges_months)
-    bucket_t = np.searchsorted(np.asarray(edges_months), age_t, side="right") - 1
-    gross = np.bincount(bucket_t, weights=open_t, minlength=k)
-    n_open = np.bincount(bucket_t[open_t > 0], minlength=k)
+    profile, gross, n_open = aged_balance(open_t, age_t, edges_months)
     cash = _cash_like(st, amount, inv_month, first_m, last_m)
     in_window = (ledger.credit_day > month_end_day(first_m)) & (ledger.credit_day <= as_of_day)
     rec = ev_kind == RECOVERY
@@ -329,6 +362,9 @@ def ledger_exposures(
         gross=gross,
         open_invoices=n_open,
         customer_balance=np.bincount(cust, weights=open_t, minlength=n_cust),
+        invoice_index=np.flatnonzero(use),
+        invoice_open=open_t,
+        invoice_age=age_t,
         cash_like=cash,
         totals=totals,
         counts=counts,

@@ -31,6 +31,7 @@ def ledger_from_tables(
     columns: dict[str, str] | None = None,
     date_format: str | None = None,
     unit_divisor: float = 1.0,
+    segment_required: bool = False,
 ) -> Ledger:
     """Build a :class:`Ledger` from its tables, applying the bad-data rules of DESIGN 6.5.
 
@@ -46,6 +47,8 @@ def ledger_from_tables(
         A ``strptime`` format for text dates (default ISO 8601).
     unit_divisor : float, optional
         Amounts are divided by it (e.g. 1e6 for millions).
+    segment_required : bool, optional
+        An empty ``segment`` cell is a bad row (``--segments``).
 
     Returns
     -------
@@ -80,7 +83,7 @@ def ledger_from_tables(
         rej, frame, cols, "amount", "number", divisor=unit_divisor, required=True
     )
     due, due_missing = _check_cells(rej, frame, cols, "due_date", "date", fmt=date_format)
-    seg, _ = _check_cells(rej, frame, cols, "segment", "text")
+    seg, _ = _check_cells(rej, frame, cols, "segment", "text", required=segment_required)
     cur, cur_missing = _check_cells(rej, frame, cols, "currency", "text")
     # zero-amount rows are skipped; negative lines are credit notes against the customer
     zero = ~rej.bad & (amount == 0.0)

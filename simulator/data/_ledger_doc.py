@@ -13,6 +13,7 @@ import pandas as pd
 import tomlkit
 
 from ..scenario import profile_bucket_sums, scenario_from_dict
+from ._ledger_book import LedgerBook
 from ._ledger_fit import LEDGER_LEVEL, LedgerFit
 from ._ledger_table import Ledger
 
@@ -26,7 +27,7 @@ def _round(x: float, digits: int = 6) -> float:
     return float(f"{float(x):.{digits}g}")
 
 
-def ledger_report(ledger: Ledger, fit: LedgerFit) -> dict[str, Any]:
+def ledger_report(ledger: Ledger, fit: LedgerFit, book: LedgerBook | None = None) -> dict[str, Any]:
     """The fit as JSON-ready data: the ledger, the window, the aged balance, the rates with
     intervals, exposures and counts per bucket, dilution, the cash-like share, what was
     skipped and rejected, and the notes.
@@ -35,6 +36,11 @@ def ledger_report(ledger: Ledger, fit: LedgerFit) -> dict[str, Any]:
     ----------
     ledger : Ledger
     fit : LedgerFit
+        The whole book's.
+    book : LedgerBook, optional
+        Adds ``segments`` (per segment: label, billing share, aged balance less named debtors,
+        rates with intervals), ``debtors`` and ``pooled_balance`` (the aged balance less the
+        named debtors).
 
     Returns
     -------
@@ -83,7 +89,7 @@ def ledger_report(ledger: Ledger, fit: LedgerFit) -> dict[str, Any]:
         for b, lab in enumerate(labels)
     }
     share = fit.cash_like_share
-    return {
+    doc = {
         "ledger": ledger.describe(),
         "as_of": ex.as_of.isoformat(),
         "window": {
@@ -127,10 +133,70 @@ def ledger_report(ledger: Ledger, fit: LedgerFit) -> dict[str, Any]:
         "inversion": dict(fit.inversion),
         "notes": list(fit.notes),
     }
+    if book is not None:
+        doc.update(_book_report(book, labels))
+        doc["notes"] += list(book.notes)
+    return doc
 
 
-def _profile(fit: LedgerFit) -> list[float]:
-    prof = [_round(x) for x in fit.exposures.balance_by_age]
+def _book_report(book: LedgerBook, labels: list[str]) -> dict[str, Any]:
+    def rates(a: np.ndarray, iv: np.ndarray, kept: list[int]) -> dict[str, Any]:
+        return {
+            lab: {
+                "rate": _num(a[b]),
+                "interval": [_num(iv[b, 0]), _num(iv[b, 1])],
+                "from_base": b in kept,
+            }
+            for b, lab in enumerate(labels)
+        }
+
+    out: dict[str, Any] = {
+        "pooled_balance": {
+            "gross": {lab: float(book.gross[b]) for b, lab in enumerate(labels)},
+            "total": float(book.gross.sum()),
+            "invoices": int(book.invoices.sum()),
+        },
+    }
+    if book.segments:
+        out["segment_column"] = book.column
+        out["segments"] = {
+            seg.name: {
+                "label": seg.label,
+                "billing_share": seg.billing_share,
+                "credit_billed_last_12": seg.credit_billed,
+                "cash_like_share": seg.fit.cash_like_share,
+                "gross": {lab: float(seg.gross[b]) for b, lab in enumerate(labels)},
+                "gross_total": float(seg.gross.sum()),
+                "open_invoices": int(seg.invoices.sum()),
+                "customers": int(seg.fit.exposures.counts.get("customers", 0)),
+                "invoices": int(seg.fit.exposures.counts.get("invoices", 0)),
+                "exposure": {lab: _num(seg.fit.exposure[b]) for b, lab in enumerate(labels)},
+                "collection_rate": rates(seg.fit.c, seg.fit.c_interval, seg.fit.kept_c),
+                "default_rate": rates(seg.fit.p, seg.fit.p_interval, seg.fit.kept_p),
+                "seasonality": None
+                if seg.fit.seasonality is None
+                else [float(x) for x in seg.fit.seasonality],
+            }
+            for seg in book.segments
+        }
+    if book.debtors:
+        out["debtors"] = [
+            {
+                "name": d.name,
+                "customer": d.label,
+                "balance": d.balance,
+                "age": d.age,
+                "age_months": d.age_months,
+                "segment": d.segment,
+                "open_invoices": d.invoices,
+            }
+            for d in book.debtors
+        ]
+    return out
+
+
+def _profile(balance_by_age: np.ndarray) -> list[float]:
+    prof = [_round(x) for x in balance_by_age]
     while len(prof) > 1 and prof[-1] == 0.0:
         prof.pop()
     return prof or [0.0]
@@ -147,6 +213,7 @@ def ledger_document(
     base_text: str | None = None,
     *,
     write_off_age: int | None = None,
+    book: LedgerBook | None = None,
 ) -> tuple[str, list[str]]:
     """The TOML text of the fitted scenario (with a base) or a fragment (without).
 
@@ -158,6 +225,11 @@ def ledger_document(
     from the base's, and a line in ``scenario.sources`` naming the ledger and its SHA-256. The
     result is validated.
 
+    With a ``book`` (:func:`ledger_book`), its ``[[segments]]`` (top-level ``gross`` and
+    ``opening_by_age`` left out) and ``[[debtors]]``, the debtors' invoices out of the opening
+    balances; the base's own segments and debtors are replaced. The top-level rates stay the
+    whole book's.
+
     Returns
     -------
     text : str
@@ -166,7 +238,7 @@ def ledger_document(
     """
     ex = fit.exposures
     edges = list(ex.groups.edges)
-    profile = _profile(fit)
+    profile = _profile(fit.exposures.balance_by_age if book is None else book.profile)
     gross = profile_bucket_sums(profile, edges)
     c = [_round(x) for x in fit.c]
     p = [_round(x) for x in fit.p]
@@ -237,10 +309,18 @@ def ledger_document(
         values = {"buckets": bk, "collections": doc["collections"], "defaults": doc["defaults"]}
         revenue = doc["revenue"]
     bk = values["buckets"]
-    bk["gross"] = gross
-    bk["gross"].comment(f"the aged balance at {ex.as_of.isoformat()} (sums of opening_by_age)")
-    bk["opening_by_age"] = profile
-    bk["opening_by_age"].comment("the aged balance by monthly age, from age 0")
+    if book is None or not book.segments:
+        carved = " less the named debtors" if book is not None and book.debtors else ""
+        bk["gross"] = gross
+        bk["gross"].comment(
+            f"the aged balance at {ex.as_of.isoformat()}{carved} (sums of opening_by_age)"
+        )
+        bk["opening_by_age"] = profile
+        bk["opening_by_age"].comment("the aged balance by monthly age, from age 0")
+    else:
+        for key in ("gross", "opening_by_age"):
+            if key in bk:
+                del bk[key]
     if base_text is None:
         bk.add(tomlkit.comment("provision_rates = [...]   # REQUIRED: the provision matrix"))
     col = values["collections"]
@@ -258,6 +338,11 @@ def ledger_document(
     if share is not None:
         revenue["credit_share"] = _round(1.0 - share, 4)
         revenue["credit_share"].comment("1 − the share paid by the invoice's first month end")
+    for key in ("segments", "debtors"):
+        if key in doc:
+            del doc[key]
+    if book is not None:
+        _book_tables(doc, book, edges, origin)
     text = tomlkit.dumps(doc)
     if base_text is not None:
         source = fit.base.source if fit.base is not None else "<scenario>"
@@ -267,24 +352,85 @@ def ledger_document(
     return text, ["buckets.provision_rates", "cash.opening"]
 
 
-def replicates_table(fit: LedgerFit) -> pd.DataFrame:
+def replicates_table(fit: LedgerFit, book: LedgerBook | None = None) -> pd.DataFrame:
     """The bootstrap replicates as a table of DESIGN 2.14: one row per replicate, columns
     ``collections.monthly_rate[i]`` and ``defaults.monthly_rate[i]`` (rates kept from the
     base have no column: the bootstrap does not vary them).
+
+    With a ``book`` of segments, the columns are each segment's
+    (``segments.NAME.collections.monthly_rate[i]``, …; segments are resampled apart, row ``r``
+    of each together). Named debtors have no column.
 
     Raises
     ------
     ValueError
         If the fit has no bootstrap.
     """
-    if fit.c_replicates is None or fit.p_replicates is None:
-        raise ValueError("no bootstrap replicates (bootstrap = 0)")
+    fits = [("", fit)]
+    if book is not None and book.segments:
+        fits = [(f"segments.{seg.name}.", seg.fit) for seg in book.segments]
     cols: dict[str, np.ndarray] = {}
-    k = len(fit.labels)
-    for b in range(k):
-        if b not in fit.kept_c:
-            cols[f"collections.monthly_rate[{b}]"] = fit.c_replicates[:, b]
-    for b in range(k):
-        if b not in fit.kept_p:
-            cols[f"defaults.monthly_rate[{b}]"] = fit.p_replicates[:, b]
+    for prefix, f in fits:
+        if f.c_replicates is None or f.p_replicates is None:
+            raise ValueError("no bootstrap replicates (bootstrap = 0)")
+        k = len(f.labels)
+        for b in range(k):
+            if b not in f.kept_c:
+                cols[f"{prefix}collections.monthly_rate[{b}]"] = f.c_replicates[:, b]
+        for b in range(k):
+            if b not in f.kept_p:
+                cols[f"{prefix}defaults.monthly_rate[{b}]"] = f.p_replicates[:, b]
     return pd.DataFrame(cols)
+
+
+def _book_tables(doc: Any, book: LedgerBook, edges: list[int], origin: str) -> None:
+    """``[[segments]]`` and ``[[debtors]]`` of ``book`` appended to ``doc``."""
+    if book.segments:
+        aot = tomlkit.aot()
+        for seg in book.segments:
+            t = tomlkit.table()
+            t["name"] = seg.name
+            t["label"] = seg.label
+            prof = _profile(seg.profile)
+            t["gross"] = profile_bucket_sums(prof, edges)
+            t["opening_by_age"] = prof
+            t["billing_share"] = seg.billing_share
+            t["billing_share"].comment("its share of the credit billings of the last 12 months")
+            col = tomlkit.table()
+            col["monthly_rate"] = [_round(x) for x in seg.fit.c]
+            if seg.fit.seasonality is not None:
+                col["seasonality"] = [_round(x, 4) for x in seg.fit.seasonality]
+            dfl = tomlkit.table()
+            dfl["monthly_rate"] = [_round(x) for x in seg.fit.p]
+            t["collections"] = col
+            t["defaults"] = dfl
+            aot.append(t)
+        doc.add(tomlkit.nl())
+        doc.add(
+            tomlkit.comment(
+                f"Segments by the ledger's column {book.column!r}, each fitted on its own "
+                f"invoices by {origin}"
+                + ("; named debtors left out of their opening balances" if book.debtors else "")
+            )
+        )
+        doc["segments"] = aot
+    if book.debtors:
+        aot = tomlkit.aot()
+        for d in book.debtors:
+            t = tomlkit.table()
+            t["name"] = d.name
+            t["label"] = d.label
+            t["balance"] = _round(d.balance, 10)
+            t["age_months"] = d.age_months
+            if d.segment is not None:
+                t["segment"] = d.segment
+            aot.append(t)
+        doc.add(tomlkit.nl())
+        doc.add(
+            tomlkit.comment(
+                f"The {len(book.debtors)} customers with the largest open balance at as_of "
+                "(balance; age_months: the amount-weighted age of it, rounded); they pay and "
+                "default at their segment's rates (or the book's)"
+            )
+        )
+        doc["debtors"] = aot

@@ -108,6 +108,16 @@ def synth_ledger(scenario: Scenario, customers: int, months: int, seed: int = 0)
     ValueError
         If the scenario or the sizes do not allow a ledger.
     """
+    arrays, truth = _draw(scenario, customers, months, seed)
+    return SyntheticLedger(invoices=_frame(**arrays), truth=truth)
+
+
+def _draw(
+    scenario: Scenario, customers: int, months: int, seed: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The draws of :func:`synth_ledger` as arrays (``n``, ``m_count``, ``inv_day``, ``amount``,
+    ``pay_day``, ``wo_day``: days since 1970-01-01 of shape (M, N), ``-1`` for none) and the
+    truth, before any text is made."""
     as_of = scenario.scenario.as_of
     if as_of is None or not is_month_end(as_of):
         raise ValueError("scenario.as_of: synth-ledger needs a month end as scenario.as_of")
@@ -202,7 +212,6 @@ def synth_ledger(scenario: Scenario, customers: int, months: int, seed: int = 0)
         np.add.at(expo_d, (b[in_p], 1), e_a[in_p])
         still = ~event & ~policy
         aged[horizon] += amount[j] * still.sum()
-    frame = _frame(n, m_count, inv_day, amount, pay_day, wo_day)
     opening = (
         AgingGrid(scenario.buckets.edges_months).aggregate(
             np.r_[aged[: grid.edges[-1]], aged[grid.edges[-1] :].sum()]
@@ -229,7 +238,15 @@ def synth_ledger(scenario: Scenario, customers: int, months: int, seed: int = 0)
         "exposure": expo_h[:, 1].tolist(),
         "exposure_for_defaults": expo_d[:, 1].tolist(),
     }
-    return SyntheticLedger(invoices=frame, truth=truth)
+    arrays = {
+        "n": n,
+        "m_count": m_count,
+        "inv_day": inv_day,
+        "amount": amount,
+        "pay_day": pay_day,
+        "wo_day": wo_day,
+    }
+    return arrays, truth
 
 
 def _ratio(x: np.ndarray) -> list[float | None]:

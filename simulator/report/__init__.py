@@ -1,9 +1,9 @@
-"""The HTML report: one self-contained page for a results folder or a sweep folder.
+"""The HTML report: one self-contained page for a results, sweep or backtest folder.
 
-:func:`build_report` reads a folder written by ``arsim run`` (or by ``arsim sweep``, ``solve`` or
-``sensitivity``) and returns the text of one HTML page: inline CSS, the plots embedded as base64
-PNG, no script and nothing fetched from the network. Every piece of text taken from the folder is
-escaped. :func:`compare_report` makes the page of two runs compared
+:func:`build_report` reads a folder written by ``arsim run`` (or by ``arsim sweep``, ``solve``,
+``sensitivity`` or ``backtest``) and returns the text of one HTML page: inline CSS, the plots
+embedded as base64 PNG, no script and nothing fetched from the network. Every piece of text taken
+from the folder is escaped. :func:`compare_report` makes the page of two runs compared
 (:func:`simulator.compare.compare_runs`). Writing a page is left to the caller (``arsim report``
 and ``arsim compare`` write it atomically).
 """
@@ -13,7 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._format import fmt_money, fmt_pct
+from ..storage import BACKTEST_FORMAT
 from ..storage import FORMAT as RESULTS_FORMAT
+from ._backtest import _backtest_body
 from ._compare import compare_report
 from ._html import ReportError, _read_json, html_page
 from ._run import _results_body
@@ -23,12 +25,13 @@ __all__ = ["ReportError", "build_report", "compare_report", "fmt_money", "fmt_pc
 
 
 def build_report(folder: str | Path) -> str:
-    """The HTML report of a results folder or a sweep folder.
+    """The HTML report of a results, sweep or backtest folder.
 
     Parameters
     ----------
     folder : str or Path
-        A folder written by ``arsim run``, ``sweep``, ``solve`` or ``sensitivity``.
+        A folder written by ``arsim run``, ``sweep``, ``solve``, ``sensitivity`` or
+        ``backtest``.
 
     Returns
     -------
@@ -38,7 +41,7 @@ def build_report(folder: str | Path) -> str:
     Raises
     ------
     ReportError
-        If the folder is missing or is not an arsim results or sweep folder.
+        If the folder is missing or is not an arsim results, sweep or backtest folder.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -48,13 +51,16 @@ def build_report(folder: str | Path) -> str:
     elif (folder / "manifest.json").is_file():
         manifest = _read_json(folder / "manifest.json", folder)
         fmt = manifest.get("format") if isinstance(manifest, dict) else None
-        if fmt != RESULTS_FORMAT:
+        if fmt == BACKTEST_FORMAT:
+            title, body = _backtest_body(folder)
+        elif fmt == RESULTS_FORMAT:
+            title, body = _results_body(folder)
+        else:
             raise ReportError(folder, "manifest.json", f"unknown results format {fmt!r}")
-        title, body = _results_body(folder)
     else:
         raise ReportError(
             folder,
             "RESULTS_DIR",
-            "not an arsim results or sweep folder (no manifest.json or sweep.json)",
+            "not an arsim results, sweep or backtest folder (no manifest.json or sweep.json)",
         )
     return html_page(title, body, f"{folder.name}/")

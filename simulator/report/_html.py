@@ -20,11 +20,23 @@ _PLOT_CAPTIONS = {
     "cash_fan": "Cash fan chart: median, 25–75 % and 5–95 % bands of the paths, the mean and the "
     "cash floor.",
     "aging": "Aging of the receivables book: mean gross receivables by bucket.",
+    "segments": "Receivables by segment: mean gross receivables of each segment, its named "
+    "debtors included.",
     "allowance": "Loss allowance (mean, with its 5–95 % band) and the cumulative provision charge; "
     "cumulative write-offs (credit losses) on the right axis.",
     "tornado": "Tornado chart: the change of the metric when each field moves down and up.",
     "solve": "Reverse stress test: the metric at each evaluated value, the target and the value "
     "found with its interval.",
+    "fan_collections": "Monthly collections: each origin's forecast (median, 25–75 % and 5–95 % "
+    "bands) against what was collected, and the naive forecast.",
+    "fan_gross": "Gross receivables at each month end: forecast fans against the realized book.",
+    "fan_write_offs": "Monthly write-offs (credit loss): forecast fans against what was written "
+    "off.",
+    "collections_12m": "Collections over the 12 months after each origin: the forecast's "
+    "intervals, the realized total and the naive forecast.",
+    "pit": "Randomised PIT histograms: flat when the forecast is calibrated; a U shape means "
+    "intervals that are too narrow, a slope a bias.",
+    "coverage": "Coverage of the forecasts' central intervals against their nominal level.",
 }
 
 _CSS = """

@@ -9,13 +9,18 @@ from typing import Any
 import pandas as pd
 
 from .._format import (
+    DEBTOR_HEADER,
+    SEGMENT_HEADER,
     bound_text,
+    concentration_text,
+    debtor_rows,
     finite,
     fmt_money,
     fmt_pct,
     fmt_se,
     fmt_seconds,
     parameter_risk_rows,
+    segment_rows,
 )
 from ..adequacy import unresolved_note
 from ._html import (
@@ -34,7 +39,7 @@ from ._html import (
 from ._inputs import inputs_section
 from ._tables import column_texts, html_table
 
-_PLOT_ORDER = ("runway", "cash_fan", "aging", "allowance")
+_PLOT_ORDER = ("runway", "cash_fan", "aging", "segments", "allowance")
 
 
 def _summary_rows(s: dict[str, Any]) -> list[list[str]]:
@@ -208,6 +213,31 @@ def _parameter_risk_section(s: dict[str, Any]) -> str:
     return f"<h2>Parameter risk</h2>{text}{table}{extra}"
 
 
+def _book_parts_section(s: dict[str, Any]) -> str:
+    """Segments, the concentration line and the debtor table (DESIGN 2.12, 2.13), or nothing."""
+    parts = []
+    rows = segment_rows(s)
+    if rows:
+        parts += [
+            "<h2>Segments</h2>",
+            "<p>Over the horizon. A segment's credit loss and collections include its named "
+            "debtors; its opening allowance and its coverage (allowance over implied lifetime "
+            "loss) are those of its pooled book.</p>",
+            _rows_table(SEGMENT_HEADER, [[_esc(c) for c in r] for r in rows]),
+        ]
+    text = concentration_text(s)
+    if text:
+        parts += [
+            "<h2>Named debtors</h2>",
+            f"<p><strong>Concentration:</strong> {_esc(text)}.</p>",
+            "<p>Each named debtor is one lump on top of the pooled book: paid in full, "
+            "defaulted, written off or still open at the horizon. The implied loss is its "
+            "balance times its lifetime loss probability.</p>",
+            _rows_table(DEBTOR_HEADER, [[_esc(c) for c in r] for r in debtor_rows(s)]),
+        ]
+    return "".join(parts)
+
+
 def _results_body(folder: Path) -> tuple[str, str]:
     manifest = _read_json(folder / "manifest.json", folder)
     manifest = manifest if isinstance(manifest, dict) else {}
@@ -227,6 +257,7 @@ def _results_body(folder: Path) -> tuple[str, str]:
         f"(SE). Amounts in {_esc(unit)}.</p>",
         _rows_table(["metric", "estimate", "± SE"], _summary_rows(s)),
         _run_facts(manifest, s),
+        _book_parts_section(s),
         _parameter_risk_section(s),
         "<h2>Plots</h2>",
         _figures(folder, _PLOT_ORDER),

@@ -14,10 +14,18 @@ DESIGN 3.3 (:func:`resolve_field_path`, :func:`field_value`), e.g.
 ``segments.government.collections.multiplier`` or ``debtors.city_a.monthly_pay_probability[2]``.
 """
 
-from ._book import BookDebtor, BookOpening, BookSegment, book_debtors, book_opening, book_segments
+from ._book import (
+    BookDebtor,
+    BookOpening,
+    BookSegment,
+    book_debtors,
+    book_opening,
+    book_segments,
+    segment_scenario,
+)
 from ._errors import ScenarioError
 from ._files import MAX_FILE_BYTES, load_scenario, read_text_file
-from ._models import MONEY_LIMIT, Scenario, default_labels, profile_bucket_sums
+from ._models import MONEY_LIMIT, Scenario, Uncertainty, default_labels, profile_bucket_sums
 from ._paths import (
     FieldPath,
     apply_overrides,
@@ -26,7 +34,7 @@ from ._paths import (
     parse_field_path,
     resolve_field_path,
 )
-from ._replicates import MAX_REPLICATES, read_replicates, replicate_rows
+from ._replicates import MAX_REPLICATES, read_replicates, replicate_rows, replicates_file
 from ._segments import Debtor, Segment, SegmentCollections, SegmentDefaults
 from ._text import scenario_hash, scenario_toml, update_scenario_text
 from ._types import NAME_RULE
@@ -49,6 +57,7 @@ __all__ = [
     "Segment",
     "SegmentCollections",
     "SegmentDefaults",
+    "Uncertainty",
     "apply_overrides",
     "book_debtors",
     "book_opening",
@@ -62,11 +71,13 @@ __all__ = [
     "read_replicates",
     "read_text_file",
     "replicate_rows",
+    "replicates_file",
     "resolve_field_path",
     "scenario_from_dict",
     "scenario_hash",
     "scenario_toml",
     "scenario_warnings",
+    "segment_scenario",
     "update_scenario_text",
     "with_overrides",
 ]

@@ -31,7 +31,7 @@ from ._types import (
     at_most,
 )
 
-__all__ = ["MONEY_LIMIT", "Scenario", "default_labels", "profile_bucket_sums"]
+__all__ = ["MONEY_LIMIT", "Scenario", "Uncertainty", "default_labels", "profile_bucket_sums"]
 
 
 class ScenarioMeta(_Section):
@@ -138,6 +138,13 @@ class Simulation(_Section):
     runoff_paths: Annotated[int, Field(strict=True, ge=1, le=10_000_000)] = 10_000
 
 
+class Uncertainty(_Section):
+    """``[uncertainty]``: parameter replicates (DESIGN 2.14)."""
+
+    #: A ``.parquet`` or ``.csv`` table of replicates, relative to the scenario file.
+    replicates: Annotated[str, Field(strict=True, min_length=1, max_length=4096)]
+
+
 class EclScenario(_Section):
     """One ``[[ecl_scenarios]]`` entry: a named, weighted set of overrides."""
 
@@ -167,6 +174,7 @@ class Scenario(_Section):
         Annotated[list[Segment], at_most(MAX_SEGMENTS, "segment", at_least_one=True)] | None
     ) = None
     debtors: Annotated[list[Debtor], at_most(MAX_DEBTORS, "debtor")] | None = None
+    uncertainty: Uncertainty | None = None
 
     _source: str = PrivateAttr(default="<scenario>")
     _gross_derived: bool = PrivateAttr(default=False)

@@ -15,7 +15,7 @@ from ._models import Scenario
 from ._paths import check_field_path
 from ._validate import with_overrides
 
-__all__ = ["MAX_REPLICATES", "read_replicates", "replicate_rows"]
+__all__ = ["MAX_REPLICATES", "read_replicates", "replicate_rows", "replicates_file"]
 
 MAX_REPLICATES = 10_000
 #: The hazard parameters a replicate may set (of the top-level tables or of a segment).
@@ -48,6 +48,29 @@ def read_replicates(path: str | Path) -> Any:
         return pd.read_parquet(p)
     except Exception as exc:
         raise ScenarioError(name, "-", f"cannot read the table: {exc}") from None
+
+
+def replicates_file(scenario: Scenario) -> Path | None:
+    """The file ``[uncertainty] replicates`` names, relative to the scenario's file (or to the
+    working folder for a scenario built in memory); ``None`` without ``[uncertainty]``.
+
+    Raises
+    ------
+    ScenarioError
+        ``FILE: uncertainty.replicates: reason`` when it is not a ``.parquet`` or ``.csv`` file
+        that exists.
+    """
+    if scenario.uncertainty is None:
+        return None
+    given = Path(scenario.uncertainty.replicates)
+    source = Path(scenario.source)
+    path = given if given.is_absolute() or not source.is_file() else source.parent / given
+    field = "uncertainty.replicates"
+    if path.suffix.lower() not in (".parquet", ".csv"):
+        raise ScenarioError(scenario.source, field, f"{given}: not a .parquet or .csv file")
+    if not path.is_file():
+        raise ScenarioError(scenario.source, field, f"no such file: {path}")
+    return path
 
 
 def _covers(key: str, column: str) -> bool:

@@ -17,11 +17,12 @@ def scenario_hash(scenario: Scenario, replicates: list[dict[str, float]] | None 
 
     Fields left at a ``None`` default are left out, so that optional fields added to the format
     later do not change the hash of a scenario that does not use them. With parameter
-    replicates (DESIGN 2.14) their rows, as read, enter the hash too.
+    replicates (DESIGN 2.14) their rows, as read, enter the hash too; where the table lives
+    (``[uncertainty]``) does not.
     """
     from .._util import sha256_json, without_none  # numpy: not needed to read a scenario
 
-    doc = without_none(scenario.model_dump(mode="json"))
+    doc = without_none(scenario.model_dump(mode="json", exclude={"uncertainty"}))
     if replicates:
         doc = {"scenario": doc, "replicates": replicates}
     return sha256_json(doc)

@@ -69,9 +69,10 @@ class Run:
 
 
 def simulate_run(scenario: Scenario, workers: int | None = None) -> Run:
-    """Simulate ``scenario`` (its own paths and seed) and keep what the page shows."""
+    """Simulate ``scenario`` (its own paths and seed, without parameter replicates) and keep
+    what the page shows."""
     start = time.perf_counter()
-    result = simulate(scenario, workers=workers)
+    result = simulate(scenario, workers=workers, replicates=False)
     summary = result.summary(analytics=False)
     monthly = result.monthly
     cash_q = {f"p{q}": _rounded(monthly[f"cash_p{q}"]) for q in QUANTILES}

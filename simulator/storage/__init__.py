@@ -1,10 +1,12 @@
-"""Files and folders: results folders of ``arsim run``, sweep folders, atomic writes.
+"""Files and folders: results folders of ``arsim run``, sweep folders, backtest folders, atomic
+writes.
 
 Everything here appears complete or not at all (a temporary file or folder renamed into place),
 and every folder carries a manifest with the SHA-256 of each of its files.
 """
 
 from ._atomic import write_bytes_atomic, write_text_atomic
+from ._backtest import BACKTEST_FORMAT, write_backtest
 from ._figures import PLOT_DPI, figure_png, save_figure
 from ._results import (
     FORMAT,
@@ -19,6 +21,7 @@ from ._results import (
 from ._sweep import SWEEP_FORMAT, SweepFolder, SweepFolderError
 
 __all__ = [
+    "BACKTEST_FORMAT",
     "FORMAT",
     "PLOT_DPI",
     "SWEEP_FORMAT",
@@ -32,6 +35,7 @@ __all__ = [
     "redraw_plots",
     "save_figure",
     "scenario_hash",
+    "write_backtest",
     "write_bytes_atomic",
     "write_results",
     "write_text_atomic",

@@ -29,7 +29,7 @@ import pandas as pd
 from ..plots import make_figures
 from ..provisioning import analyse, result_tables
 from ..results import SimulationResult
-from ..scenario import scenario_from_dict, scenario_hash, scenario_toml
+from ..scenario import Uncertainty, scenario_from_dict, scenario_hash, scenario_toml
 from ._atomic import atomic_write, clean_stale_temps, publish_folder, temp_name
 from ._figures import save_figure
 from ._manifest import file_table, host, versions
@@ -46,6 +46,8 @@ __all__ = [
 ]
 
 FORMAT = "arsim-results/1"
+#: The results folder's copy of a run's parameter replicates (DESIGN 2.14).
+REPLICATES = "replicates.csv"
 
 
 def default_out_dir(scenario_file: str | Path, root: str | Path = "results") -> Path:
@@ -117,10 +119,16 @@ def write_results(
         result.monthly.to_csv(tmp / "monthly.csv", index=False, float_format="%.10g")
         for name, table in result_tables(result).items():  # provisioning tables
             table.to_csv(tmp / name, index=False, float_format="%.10g")
-        (tmp / "scenario.toml").write_text(scenario_toml(result.scenario))
+        # the folder's scenario names the folder's copy of its replicates, or none
+        kept = result.scenario.model_copy(
+            update={
+                "uncertainty": Uncertainty(replicates=REPLICATES) if result.replicates else None
+            }
+        )
+        (tmp / "scenario.toml").write_text(scenario_toml(kept))
         if result.replicates:
             pd.DataFrame(result.replicates).to_csv(
-                tmp / "replicates.csv", index=False, float_format="%.17g"
+                tmp / REPLICATES, index=False, float_format="%.17g"
             )
         _save_plots(result, tmp / "plots")
         manifest = {
@@ -211,8 +219,8 @@ def load_results(folder: str | Path) -> SimulationResult:
     }
     monthly = pd.read_csv(folder / "monthly.csv")
     replicates = None
-    if (folder / "replicates.csv").is_file():  # a run with parameter risk (DESIGN 2.14)
-        replicates = pd.read_csv(folder / "replicates.csv").to_dict("records")
+    if (folder / REPLICATES).is_file():  # a run with parameter risk (DESIGN 2.14)
+        replicates = pd.read_csv(folder / REPLICATES).to_dict("records")
     summary_path = folder / "summary.json"
     stored = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     return SimulationResult(

@@ -56,11 +56,11 @@ def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
 def se_name(metric: str, names: Any) -> str | None:
     """The name of a flattened metric's standard error among ``names``, if there is one:
     ``<metric>_se`` (``p_runway_le_12_se``) or, for a value keyed by label, ``<key>_se.<label>``
-    (``implied_rates_se.0-3m`` for ``implied_rates.0-3m``)."""
+    (``implied_rates_se.0-3m`` for ``implied_rates.0-3m``, and
+    ``segments.gov.implied_rates_se.0-3m`` for ``segments.gov.implied_rates.0-3m``)."""
     candidates = [f"{metric}_se"]
-    head, dot, tail = metric.partition(".")
-    if dot:
-        candidates.append(f"{head}_se.{tail}")
+    # a value keyed by label at any depth: segments.gov.implied_rates_se.0-3m (DESIGN 2.12)
+    candidates += [f"{metric[:i]}_se{metric[i:]}" for i, ch in enumerate(metric) if ch == "."]
     for name in candidates:
         if name in names:
             return name
