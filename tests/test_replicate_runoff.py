@@ -18,6 +18,7 @@ from simulator import simulate, with_overrides
 from simulator.analytic import (
     RUNOFF_BLOCK,
     RUNOFF_TOL,
+    book_implied_over_replicates,
     implied_rates,
     implied_rates_over_replicates,
     runoff_implied_rates,
@@ -286,3 +287,12 @@ def test_runoff_mixture_with_a_stranded_replicate(stat_seed):
         assert np.all(se > 0)
         assert np.all(np.abs(got - 0.5 * (a + d)) <= z_fail(k + 1) * se)
     assert dead.unresolved > 10 * mixed.unresolved_se  # what the stranded replicate leaves open
+
+
+def test_a_plain_books_book_implied_over_replicates_is_the_one_runoff():
+    sc = make({"simulation.runoff_paths": 2000})
+    rows = _rows(sc, THREE)
+    book = book_implied_over_replicates(sc, rows, workers=2)
+    assert book.segments == {} and book.debtor_names == ()
+    _assert_same(book.book, implied_rates_over_replicates(sc, rows, workers=2))
+    assert book.book.stream == (1,) and book.book.paths == 2000
