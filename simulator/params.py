@@ -146,6 +146,7 @@ class ReplicateParams:
     default_rate: np.ndarray
     threshold: np.ndarray
     loading: np.ndarray
+    rho: np.ndarray
     rho_zero: np.ndarray
     alpha: np.ndarray
     collection_rate: np.ndarray
@@ -182,6 +183,7 @@ def replicate_params(rows: list[ModelParams], seed: int) -> ReplicateParams:
         default_rate=p,
         threshold=threshold,
         loading=np.sqrt(rho / (1.0 - rho)),
+        rho=rho,
         rho_zero=rho == 0.0,
         alpha=np.array([[sg.alpha for sg in row] for row in segs]),
         collection_rate=np.array([[sg.collection_rate for sg in row] for row in segs]),
@@ -335,13 +337,22 @@ def compile_params(
     ModelParams
     """
     if replicates:
-        compiled: dict[tuple, ModelParams] = {}
-        rows = []
-        for row in replicates:
-            key = tuple(sorted(row.items()))
-            if key not in compiled:
-                compiled[key] = compile_params(with_overrides(scenario, row))
-            rows.append(compiled[key])
+        keys = [tuple(sorted(row.items())) for row in replicates]
+        distinct: dict[tuple, Scenario] = {}
+        for key, row in zip(keys, replicates, strict=True):
+            if key not in distinct:
+                distinct[key] = with_overrides(scenario, row)
+        # every row's alpha in one call, so that many take the compiled integrand
+        from ._integrand import compiled_integrand
+
+        segs = [seg for sc in distinct.values() for seg in book_segments(sc)]
+        solve_alpha(
+            [seg.collection_rate for seg in segs],
+            [seg.factor_loading for seg in segs],
+            compiled=compiled_integrand,
+        )
+        compiled = {key: compile_params(sc) for key, sc in distinct.items()}
+        rows = [compiled[key] for key in keys]
         plain = compile_params(scenario)
         reps = replicate_params(rows, scenario.simulation.seed)
         return dataclasses.replace(plain, replicates=reps)

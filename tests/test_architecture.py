@@ -20,6 +20,7 @@ LAYERS: list[set[str]] = [
     {"_version", "_util", "_format", "resources", "_plotkit"},
     {"scenario"},
     {"aging", "hazards"},
+    {"_integrand"},
     {"params"},
     {"_kernel"},
     {"results"},

@@ -7,6 +7,7 @@ month ``k``, is never collected (run-off: no new billings). The implied rate of 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -56,14 +57,18 @@ class _Book:
     opening: np.ndarray  # S_0 by age (A,)
     gross: np.ndarray  # G_{b,0} (K,)
     weights: np.ndarray  # weight of each age within its bucket (A,)
-    c: np.ndarray
-    alpha: np.ndarray
-    beta: float
-    p: np.ndarray
-    rho: float
+    # Hazard parameters: one value for every path, or (parameter replicates, DESIGN 2.14) with a
+    # trailing axis of length J: the R replicates when ``n_replicates > 0``, else the paths of a
+    # block (:meth:`for_paths`). Only the parameters that the replicates vary carry it.
+    c: np.ndarray  # (K,) or (K, J)
+    alpha: np.ndarray  # (K,) or (K, J)
+    beta: float | np.ndarray  # or (J,)
+    p: np.ndarray  # (K,) or (K, J)
+    rho: float | np.ndarray  # or (J,)
     phi: float
-    season: np.ndarray  # m · s_k for calendar months 1..12 (index k - 1)
+    season: np.ndarray  # m · s_k for calendar months 1..12 (index k - 1): (12,) or (12, J)
     first: int  # calendar month of month 1, 0-based
+    n_replicates: int = 0  # R when the trailing axis is the replicates'
 
     @property
     def n_buckets(self) -> int:
@@ -72,9 +77,9 @@ class _Book:
     @property
     def stranded(self) -> tuple[str, ...]:
         """Labels of the buckets where balances stay for ever unless they default: the
-        absorbing last bucket (no write-off age) when it collects nothing."""
+        absorbing last bucket (no write-off age) when it collects nothing (in any replicate)."""
         last = self.n_buckets - 1
-        dead = self.c[last] == 0.0 or not np.any(self.season > 0.0)
+        dead = np.any((np.asarray(self.c[last]) == 0.0) | ~np.any(self.season > 0.0, axis=0))
         return (self.labels[last],) if self.absorbing(last) and dead else ()
 
     def absorbing(self, b: int) -> bool:
@@ -82,16 +87,57 @@ class _Book:
         return b == self.n_buckets - 1 and not self.write_off
 
     def scales(self, months: int) -> np.ndarray:
-        """``m · s_cal(t)`` for months ``t = 1..months``."""
+        """``m · s_cal(t)`` for months ``t = 1..months``: (months,) or (months, J)."""
         return self.season[(self.first + np.arange(months)) % 12]
 
     @property
     def exact(self) -> bool:
-        return self.phi == 0.0 or (self.beta == 0.0 and self.rho == 0.0)
+        no_factor = np.all(np.asarray(self.beta) == 0.0) and np.all(np.asarray(self.rho) == 0.0)
+        return self.phi == 0.0 or bool(no_factor)
+
+    @property
+    def per_path(self) -> bool:
+        """Whether some hazard parameter has a trailing (replicate or path) axis."""
+        return any(np.ndim(getattr(self, name)) > ndim for name, ndim in _VARYING.items())
+
+    def _pick(self, index: int | np.ndarray) -> _Book:
+        """The book with each varying parameter taken at ``index`` of its trailing axis."""
+        fields = {}
+        for name, ndim in _VARYING.items():
+            value = getattr(self, name)
+            if np.ndim(value) > ndim:
+                fields[name] = value[..., index]
+        return dataclasses.replace(self, n_replicates=0, **fields)
+
+    def replicate(self, r: int) -> _Book:
+        """The plain book of replicate ``r`` (every parameter one value)."""
+        return self._pick(r) if self.n_replicates else self
+
+    def for_paths(self, paths: np.ndarray) -> _Book:
+        """The book of the run-off paths of global indices ``paths``: path ``g`` takes replicate
+        ``g mod R`` (the book itself when nothing varies by replicate)."""
+        return self._pick(np.asarray(paths) % self.n_replicates) if self.n_replicates else self
 
 
-def _book(scenario: Scenario, default_rates: Sequence[float] | None = None) -> _Book:
-    prm = compile_params(scenario)
+#: The hazard parameters of a :class:`_Book` that replicates can vary, with their dimensions
+#: when they do not.
+_VARYING = {"c": 1, "alpha": 1, "beta": 0, "p": 1, "rho": 0, "season": 1}
+
+
+def _book(
+    scenario: Scenario,
+    default_rates: Sequence[float] | None = None,
+    rows: list[dict[str, float]] | None = None,
+) -> _Book:
+    """The book of ``scenario``, with the default rates ``default_rates`` if given.
+
+    With parameter replicates ``rows`` (DESIGN 2.14, checked overrides) the hazard parameters
+    come from the R replicates, compiled once (:func:`simulator.params.compile_params`, as the
+    engine does): a parameter that they vary keeps a trailing axis of the replicates, the others
+    are one value. The plain book is the book of one replicate, so identical rows give the plain
+    book of that row.
+    """
+    prm = compile_params(scenario, rows)
     col = scenario.collections
     seas = np.asarray(col.seasonality if col.seasonality else [1.0] * 12, dtype=float)
     as_of = scenario.scenario.as_of
@@ -100,8 +146,26 @@ def _book(scenario: Scenario, default_rates: Sequence[float] | None = None) -> _
     for b, (lo, hi) in enumerate(prm.slices):
         g = prm.opening_gross[b]
         weights[lo:hi] = prm.opening_by_age[lo:hi] / g if g > 0 else 1.0 / (hi - lo)
-    p = prm.default_rate if default_rates is None else np.asarray(default_rates, dtype=float)
-    return _Book(
+    reps = prm.replicates
+    # the book has one segment (as every implied rate): replicate arrays are (R, 1, K) or (R, 1)
+    by_replicate = {
+        "c": reps.collection_rate[:, 0, :].T if reps else prm.collection_rate[:, None],
+        "alpha": reps.alpha[:, 0, :].T if reps else prm.alpha[:, None],
+        "beta": reps.beta[:, 0] if reps else np.array([prm.beta]),
+        "p": reps.default_rate[:, 0, :].T if reps else prm.default_rate[:, None],
+        "rho": reps.rho[:, 0] if reps else np.array([prm.rho]),
+        "multiplier": reps.multiplier[:, 0] if reps else np.array([prm.only.multiplier]),
+    }
+    hazards: dict = {}
+    for name, v in by_replicate.items():
+        if np.all(v == v[..., :1]):  # the same in every replicate: one value
+            hazards[name] = float(v[0]) if v.ndim == 1 else np.ascontiguousarray(v[..., 0])
+        else:
+            hazards[name] = np.ascontiguousarray(v)
+    if default_rates is not None:
+        hazards["p"] = np.asarray(default_rates, dtype=float).copy()
+    m = hazards.pop("multiplier")
+    book = _Book(
         labels=scenario.labels,
         slices=prm.slices,
         n_ages=prm.n_ages,
@@ -109,15 +173,12 @@ def _book(scenario: Scenario, default_rates: Sequence[float] | None = None) -> _
         opening=prm.opening_by_age,
         gross=prm.opening_gross,
         weights=weights,
-        c=prm.collection_rate,
-        alpha=prm.alpha,
-        beta=prm.beta,
-        p=p.copy(),
-        rho=prm.rho,
         phi=prm.phi,
-        season=col.multiplier * seas,
+        season=np.multiply.outer(seas, m) if np.ndim(m) else m * seas,  # m · s_k
         first=first,
+        **hazards,
     )
+    return dataclasses.replace(book, n_replicates=reps.n) if reps and book.per_path else book
 
 
 def exact_rates_available(scenario: Scenario) -> bool:

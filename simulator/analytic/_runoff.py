@@ -5,6 +5,8 @@ Random numbers: block ``i`` of :data:`RUNOFF_BLOCK` paths draws from
 scenario (``(2, j)`` for the ``j``-th ECL scenario, see :mod:`simulator.provisioning`), distinct
 from the engine's ``[i, seed]``: first ``Z_0`` of the block, then ``eps_t`` for months 1..600,
 always for a full block. A path's numbers depend only on the seed, the stream and its index.
+With parameter replicates (DESIGN 2.14, :mod:`simulator.analytic._mixture`) path ``g`` takes
+the hazard parameters of replicate ``g mod R`` and draws the same numbers.
 
 The stopping rule of DESIGN 2.8 is applied per path and made independent of the default rates: a
 path stops at the first month at which what would remain *with no defaults at all* (the slowest
@@ -57,33 +59,52 @@ def _draw_factor(book: _Book, seed: int, block: int, n: int, stream: tuple[int, 
     return z
 
 
+def _scales(book: _Book, months: int) -> np.ndarray:
+    """``m · s_cal(t)`` for months 1..months as a column, (months, 1), or (months, n) by path:
+    it broadcasts against the factor's (months, n)."""
+    scales = book.scales(months)
+    return scales[:, None] if scales.ndim == 1 else scales
+
+
 def _bucket_hazards(
-    book: _Book, b: int, p: float, z: np.ndarray, months: int, stop: np.ndarray
+    book: _Book, b: int, p: float | np.ndarray, z: np.ndarray, months: int, stop: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Default hazard ``d`` and survival ``f = 1 − h − d`` of bucket ``b`` for months 1..months.
 
     Both are ``(months, n)``; after a path's stopping month they are ``d = 1`` and ``f = 0``, so
-    that what remains is counted as lost.
+    that what remains is counted as lost. ``p`` is ``p_b``, one value or one per path.
     """
     n = z.shape[1]
     zz = z[1 : months + 1]
-    flat = zz.reshape(-1)
-    pb = np.array([p])
-    d = np.array(np.broadcast_to(default_hazard(pb, book.rho, flat)[0], flat.shape)).reshape(
-        months, n
-    )
-    h = np.empty((months, n))
-    scales = book.scales(months)
-    for s in np.unique(scales):
-        rows = np.flatnonzero(scales == s)
-        zs, ds = zz[rows].reshape(-1), d[rows].reshape(1, -1)
-        hs = collection_hazard(book.c[b : b + 1], book.alpha[b : b + 1], book.beta, s, zs, ds)
-        h[rows] = np.broadcast_to(hs[0], ds.shape[1:]).reshape(len(rows), n)
+    scales = _scales(book, months)
+    d = default_hazard(np.asarray(p, dtype=float)[None], book.rho, zz)
+    h = collection_hazard(book.c[b : b + 1], book.alpha[b : b + 1], book.beta, scales, zz, d)
+    d = np.array(np.broadcast_to(d[0], (months, n)))
+    h = np.broadcast_to(h[0], (months, n))
     f = np.maximum(1.0 - h - d, 0.0)
     late = np.arange(1, months + 1)[:, None] > stop[None, :]
     d[late] = 1.0
     f[late] = 0.0
     return d, f
+
+
+#: Months whose hazards the forward run computes at once (fewer and larger array operations).
+_FORWARD_CHUNK = 12
+
+
+def _forward_hazards(
+    book: _Book, z: np.ndarray, scales: np.ndarray, t: int, b0: int
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Survival without defaults ``f0 = 1 − h0`` and with them ``f = 1 − h − d`` of buckets
+    ``b0..`` for months ``t..end − 1``, shape (K − b0, end − t, n or 1), and ``end``."""
+    end = min(t + _FORWARD_CHUNK, MAX_RUNOFF_MONTHS + 1)
+    zc = z[t:end]
+    sc = scales[t - 1 : end - 1]
+    c, alpha = book.c[b0:], book.alpha[b0:]
+    d = default_hazard(book.p[b0:], book.rho, zc)
+    f = np.maximum(1.0 - collection_hazard(c, alpha, book.beta, sc, zc, d) - d, 0.0)
+    f0 = 1.0 - collection_hazard(c, alpha, book.beta, sc, zc, np.zeros((1, 1, 1)))
+    return end, f0, f
 
 
 def _forward(book: _Book, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,27 +114,23 @@ def _forward(book: _Book, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     slowest run-off, which sets the stopping month), and the opening book with the scenario's
     default rates (what remains of it is reported).
     """
-    A, K, n = book.n_ages, book.n_buckets, z.shape[1]
+    A, n = book.n_ages, z.shape[1]
     X = np.empty((A, 2, n))
     X[:, 0, :] = book.weights[:, None]
     X[:, 1, :] = book.opening[:, None]
     stop = np.full(n, MAX_RUNOFF_MONTHS, dtype=np.int64)
     unresolved = np.zeros(n)
     done = np.zeros(n, dtype=bool)
-    scales = book.scales(MAX_RUNOFF_MONTHS)
-    no_default = np.zeros((K, 1))
+    scales = _scales(book, MAX_RUNOFF_MONTHS)
     rem = np.zeros((2, n))
+    end = 1
     for t in range(1, MAX_RUNOFF_MONTHS + 1):
         a_lo = min(t - 1, A - 1)
         b0 = next(b for b, (_, hi) in enumerate(book.slices) if hi > a_lo)
-        zt = z[t]
-        d = default_hazard(book.p[b0:], book.rho, zt)
-        h = collection_hazard(book.c[b0:], book.alpha[b0:], book.beta, scales[t - 1], zt, d)
-        f = np.maximum(1.0 - h - d, 0.0)
-        h0 = collection_hazard(
-            book.c[b0:], book.alpha[b0:], book.beta, scales[t - 1], zt, no_default[b0:]
-        )
-        f0 = 1.0 - h0
+        if t == end:
+            t0, c0 = t, b0
+            end, f0_next, f_next = _forward_hazards(book, z, scales, t, b0)
+        f0, f = f0_next[b0 - c0 :, t - t0], f_next[b0 - c0 :, t - t0]
         for j, (lo, hi) in enumerate(book.slices[b0:]):
             lo = max(lo, a_lo)
             X[lo:hi, 0] *= f0[j]
@@ -140,7 +157,7 @@ def _forward(book: _Book, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _bucket_backward(
     book: _Book,
     b: int,
-    p: float,
+    p: float | np.ndarray,
     z: np.ndarray,
     stop: np.ndarray,
     boundary: np.ndarray | None,
@@ -195,9 +212,7 @@ def _block_loss(book: _Book, p: np.ndarray, z: np.ndarray, stop: np.ndarray) -> 
     boundary = None
     for b in range(book.n_buckets - 1, -1, -1):
         lo, hi = book.slices[b]
-        out[lo:hi], boundary = _bucket_backward(
-            book, b, float(p[b]), z, stop, boundary, series=b > 0
-        )
+        out[lo:hi], boundary = _bucket_backward(book, b, p[b], z, stop, boundary, series=b > 0)
     return out
 
 
@@ -207,6 +222,7 @@ def _bucket_rates(book: _Book, loss: np.ndarray) -> np.ndarray:
 
 
 def _runoff_block(book: _Book, seed: int, block: int, n: int, stream: tuple[int, ...]):
+    book = book.for_paths(block * RUNOFF_BLOCK + np.arange(n))  # replicates: path g takes g mod R
     z = _draw_factor(book, seed, block, n, stream)
     stop, unresolved = _forward(book, z)
     loss = _block_loss(book, book.p, z, stop)
