@@ -6,7 +6,7 @@
 (function () {
   const C = window.ArsimCharts;
   const $ = (id) => document.getElementById(id);
-  const DEBOUNCE_MS = 150; // after the last input event, one run
+  const DEBOUNCE_MS = 60; // after the last input event, one run (a drag fires every ~16 ms)
   const state = {
     session: null, info: null, inputs: {}, base: {}, labels: {}, timer: null, seq: 0,
     shown: 0, key: null, view: null, lastInput: 0, analyticsTimer: null, sweepTimer: null,
