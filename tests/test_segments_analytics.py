@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import tomlkit
-from conftest import assert_one_line_error, z_fail
+from conftest import z_fail
 from factories import BASE as PLAIN
 from test_segments_book import SEGMENTED, _split
 
@@ -311,7 +311,54 @@ def test_plot_segments_labels_its_axes_and_refuses_a_book_without_segments() -> 
         plot_segments(plain, Figure().add_subplot())
 
 
-def test_implied_rates_command_refuses_a_segmented_book_in_one_line(in_tmp: Path, capsys) -> None:
-    (in_tmp / "book.toml").write_text(tomlkit.dumps(SEGMENTED), encoding="utf-8")
-    assert main(["implied-rates", "book.toml"]) == 2
-    assert_one_line_error(capsys.readouterr().err, "book.toml: segments:", "not solve")
+def test_implied_rates_command_solves_each_segment_against_its_own_matrix(in_tmp: Path, capsys):
+    """``arsim implied-rates`` on a segmented book: each segment's report is its one-segment
+    scenario's (implied and solved default rates, exact at phi = 0); --calibrate-defaults writes
+    each segment's solved rates into its entry, and the file loads; the debtors are named as
+    left out."""
+    from simulator.analytic import calibrate_default_rates
+
+    data = copy.deepcopy(SEGMENTED)
+    data["factor"] = {**data.get("factor", {}), "persistence": 0.0}
+    (in_tmp / "book.toml").write_text(tomlkit.dumps(data), encoding="utf-8")
+    argv = ["implied-rates", "book.toml", "--calibrate-defaults", "--out", "cal.toml", "--json"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc["segments"]) == {"gov", "ent"}
+    assert doc["debtors_left_out"] == [d["name"] for d in data["debtors"]]
+    from simulator import load_scenario
+
+    written = load_scenario(in_tmp / "cal.toml")
+    for seg in written.segments:
+        one = _one_segment(data, seg.name)
+        want = implied_rates(one)
+        got = doc["segments"][seg.name]
+        np.testing.assert_allclose(list(got["implied_rates"].values()), want.rates, rtol=1e-12)
+        solved = calibrate_default_rates(one).default_rates
+        np.testing.assert_allclose(seg.defaults.monthly_rate, solved, rtol=1e-12, atol=1e-300)
+        got_solved = list(got["calibrated_default_rates"].values())
+        np.testing.assert_allclose(got_solved, solved, rtol=1e-12, atol=1e-300)
+    assert main(["implied-rates", "book.toml"]) == 0
+    text = capsys.readouterr().out
+    assert "Segment gov" in text and "Segment ent" in text
+    assert "3 named debtor(s) (city_a, co_b, co_c) left out" in text
+
+
+def test_implied_rates_command_on_a_book_with_debtors_only(in_tmp: Path, capsys) -> None:
+    """Without [[segments]] the pooled book is solved (its top-level rates written), the
+    debtors left out."""
+    data = copy.deepcopy(PLAIN)
+    data["factor"] = {**data.get("factor", {}), "persistence": 0.0}
+    data["debtors"] = [{"name": "big", "balance": 50.0, "age_months": 3}]
+    (in_tmp / "book.toml").write_text(tomlkit.dumps(data), encoding="utf-8")
+    assert main(["implied-rates", "book.toml", "--calibrate-defaults", "--out", "c.toml"]) == 0
+    out = capsys.readouterr().out
+    assert "1 named debtor(s) (big) left out" in out
+    from simulator import load_scenario
+    from simulator.analytic import calibrate_default_rates
+
+    pooled = copy.deepcopy(data)
+    pooled.pop("debtors")
+    want = calibrate_default_rates(scenario_from_dict(pooled)).default_rates
+    got = load_scenario(in_tmp / "c.toml").defaults.monthly_rate
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)

@@ -128,10 +128,8 @@ def _calibration_note(r: dict[str, Any]) -> str:
 
 
 def cmd_implied_rates(args: argparse.Namespace) -> int:
-    from ..adequacy import implied_rates_report
-    from ..analytic import calibrate_default_rates, implied_rates
-    from ..resources import ResourceError
-    from ..scenario import scenario_from_dict, update_scenario_text, with_overrides
+    """``arsim implied-rates``: the report, and with ``--calibrate-defaults`` the file."""
+    from ..scenario import with_overrides
 
     out = None
     if not 0.0 < args.max_default_rate < 1.0:
@@ -148,16 +146,28 @@ def cmd_implied_rates(args: argparse.Namespace) -> int:
             )
         out = check_out_file(Path(args.out), args.force)
     scenario, overrides = load_scenario_args(args)
-    if scenario.segments or scenario.debtors:  # the inverse per segment is not built yet
-        table = "segments" if scenario.segments else "debtors"
-        raise UserError(
-            f"{args.scenario}: {table}: implied-rates does not solve a book with [[segments]] "
-            "or [[debtors]] yet; 'arsim run' gives the implied rates of the book, of each "
-            "segment and of each debtor"
-        )
     if args.runoff_paths is not None:
         overrides["simulation.runoff_paths"] = args.runoff_paths
         scenario = with_overrides(scenario, {"simulation.runoff_paths": args.runoff_paths})
+    if scenario.segments or scenario.debtors:
+        return _segmented(args, scenario, overrides, out)
+    report, calibration = _solve(args, scenario)
+    if out is not None:
+        values = {**overrides, "defaults.monthly_rate": calibration.default_rates.tolist()}
+        report["written"] = _write(args, out, values, _calibration_note(report))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_implied(report))
+    return EXIT_OK
+
+
+def _solve(args: argparse.Namespace, scenario: Any) -> tuple[dict[str, Any], Any]:
+    """The implied rates of a one-segment book and the default rates that reproduce them."""
+    from ..adequacy import implied_rates_report
+    from ..analytic import calibrate_default_rates, implied_rates
+    from ..resources import ResourceError
+
     try:
         implied = implied_rates(scenario, workers=args.workers)
         calibration = calibrate_default_rates(
@@ -165,17 +175,60 @@ def cmd_implied_rates(args: argparse.Namespace) -> int:
         )
     except ResourceError as exc:
         raise UserError(f"{args.scenario}: simulation.runoff_paths: {exc}") from None
-    report = implied_rates_report(scenario, implied, calibration)
+    return implied_rates_report(scenario, implied, calibration), calibration
+
+
+def _write(args: argparse.Namespace, out: Path, values: dict[str, Any], note: str) -> str:
+    """Write the scenario file with ``values`` set, keeping its comments; check it loads."""
+    from ..scenario import scenario_from_dict, update_scenario_text
+
+    text = Path(args.scenario).read_text(encoding="utf-8")
+    new_text = update_scenario_text(text, values, note)
+    scenario_from_dict(tomllib.loads(new_text), source=str(out))  # what is written loads
+    return str(write_out_text(out, new_text, args.force))
+
+
+def _segmented(args: argparse.Namespace, scenario: Any, overrides: dict, out: Any) -> int:
+    """A book of segments (or with named debtors): each segment solved against its own
+    provision rates (DESIGN 2.12), the named debtors left out (each is its own assessment)."""
+    from ..scenario import book_segments, segment_scenario
+
+    names = [seg.name for seg in book_segments(scenario)]
+    labels = {seg.name: seg.label or seg.name for seg in scenario.segments or ()}
+    reports, values, notes = {}, dict(overrides), []
+    for name in names:
+        report, calibration = _solve(args, segment_scenario(scenario, name))
+        reports[name] = report
+        field = "defaults.monthly_rate"
+        values[field if scenario.segments is None else f"segments.{name}.{field}"] = (
+            calibration.default_rates.tolist()
+        )
+        notes.append(f"{name}: {report['verdict']}")
+    debtors = [d.name for d in scenario.debtors or ()]
+    left_out = (
+        f"{len(debtors)} named debtor(s) ({', '.join(debtors)}) left out: each is assessed on "
+        "its own hazards ('arsim run' gives its implied loss)"
+        if debtors
+        else None
+    )
+    written = None
     if out is not None:
-        text = Path(args.scenario).read_text(encoding="utf-8")
-        values = {**overrides, "defaults.monthly_rate": calibration.default_rates.tolist()}
-        new_text = update_scenario_text(text, values, _calibration_note(report))
-        scenario_from_dict(tomllib.loads(new_text), source=str(out))  # what is written loads
-        report["written"] = str(write_out_text(out, new_text, args.force))
+        first = next(iter(reports.values()))
+        note = _calibration_note(first).split(". ")[0] + ", per segment. " + " ".join(notes)
+        written = _write(args, out, values, note)
     if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(format_implied(report))
+        doc = {"segments": reports, "debtors_left_out": debtors, "written": written}
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    parts = []
+    for name, report in reports.items():
+        title = f"Segment {name}" + (f" ({labels[name]})" if labels.get(name, name) != name else "")
+        parts += [title, "=" * len(title), format_implied(report), ""]
+    if left_out:
+        parts.append(f"{left_out[0].upper()}{left_out[1:]}.")
+    if written:
+        parts.append(f"Calibrated scenario written to {written}")
+    print("\n".join(parts).rstrip())
     return EXIT_OK
 
 
