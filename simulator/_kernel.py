@@ -330,7 +330,6 @@ def run_chunk(
     d_wo,
     d_u,
     d_surv,
-    d_open,
     d_event,
     S,
     G,
@@ -384,11 +383,11 @@ def run_chunk(
 
     Segment ``s``'s state is rows ``age_off[s] .. + n_age[s]`` of ``S`` (ages × paths) and rows
     ``s·K .. s·K + K`` of ``G`` (gross by bucket); its parameters are row ``s`` of the (S, K)
-    and (S,) arrays. Debtor ``j``'s survival ``d_surv[j]``, open flag ``d_open[j]`` (1.0/0.0)
-    and uniform ``d_u[j]`` are per path; ``d_bkt[j, t − 1]`` is the bucket of its age during
-    month ``t`` (and ``d_bkt[j, t]`` at its end), ``d_rate_end`` the provision rate at that
-    month's end, ``d_wo`` 1.0 in the month it reaches the write-off age. ``d_event[j]`` (n,),
-    0 at the start, records each path's event (:func:`_debtors_month`).
+    and (S,) arrays. Debtor ``j``'s survival ``d_surv[j]`` and uniform ``d_u[j]`` are per path;
+    ``d_bkt[j, t − 1]`` is the bucket of its age during month ``t`` (and ``d_bkt[j, t]`` at
+    its end), ``d_rate_end`` the provision rate at that month's end, ``d_wo`` 1.0 in the month
+    it reaches the write-off age. ``d_event[j]`` (n,), 0 at the start (the lump open), records
+    each path's event (:func:`_debtors_month`).
 
     Per path, totals accumulate in ``tot_coll``, ``tot_loss`` and, per segment (with
     ``[[segments]]``), ``seg_coll``, ``seg_loss``; ``pool_loss`` is the credit loss of the
@@ -441,7 +440,6 @@ def run_chunk(
     # the tile's debtor state, contiguous: rows of (J, n) arrays a power of two apart would share
     # cache sets
     t_surv = np.empty((J, T))
-    t_open = np.empty((J, T))
     t_u = np.empty((J, T))
     t_event = np.empty((J, T))
     n_rep = rep.shape[0]
@@ -475,14 +473,12 @@ def run_chunk(
             for p in range(m):
                 t_surv[jd, p] = d_surv[jd, p0 + p]
             for p in range(m):
-                t_open[jd, p] = d_open[jd, p0 + p]
-            for p in range(m):
                 t_u[jd, p] = d_u[jd, p0 + p]
             for p in range(m):
                 t_event[jd, p] = d_event[jd, p0 + p]
             n_open = 0
             for p in range(m):
-                if t_open[jd, p] != 0.0:
+                if t_event[jd, p] == 0.0:
                     n_open += 1
             d_nopen[jd] = n_open
         if n_rep > 0:  # this tile's paths' parameters, from their replicates
@@ -682,8 +678,8 @@ def run_chunk(
                     pool[p] = dflt[p] + wo[p]
                 _debtors_month(
                     t, m, p0, K, ys, h, d, d_seg, d_bal, d_own, d_pdef, d_thr, d_load, d_rho0,
-                    d_alpha, d_crate, d_beta, d_bkt, d_rate_end, d_wo, t_u, t_surv, t_open,
-                    t_event, coll_scale, vals, seg_rows, seg_coll, seg_loss, dscr, trace,
+                    d_alpha, d_crate, d_beta, d_bkt, d_rate_end, d_wo, t_u, t_surv, t_event,
+                    coll_scale, vals, seg_rows, seg_coll, seg_loss, dscr, trace,
                     tr_dev, tr_dopen, hset, hz_at, hz_slot, hz_d, hz_h, p0 * M + j, d_nopen,
                 )  # fmt: skip
                 pl = pool_loss[p0 : p0 + m]
@@ -750,8 +746,6 @@ def run_chunk(
             for p in range(m):
                 d_surv[jd, p0 + p] = t_surv[jd, p]
             for p in range(m):
-                d_open[jd, p0 + p] = t_open[jd, p]
-            for p in range(m):
                 d_event[jd, p0 + p] = t_event[jd, p]
         for s in range(n_seg):
             if seg_w[s] >= 0.0:
@@ -817,8 +811,8 @@ def _hazard_sets(d_seg, d_own, d_pdef, d_thr, d_load, d_rho0, d_alpha, d_crate, 
 @nb.njit(nogil=True, cache=True, error_model="numpy")
 def _debtors_month(
     t, m, p0, K, ys, h, d, d_seg, d_bal, d_own, d_pdef, d_thr, d_load, d_rho0, d_alpha,
-    d_crate, d_beta, d_bkt, d_rate_end, d_wo, d_u, d_surv, d_open, d_event, coll_scale, vals,
-    seg_rows, seg_coll, seg_loss, dscr, trace, tr_dev, tr_dopen, hset, hz_at, hz_slot, hz_d,
+    d_crate, d_beta, d_bkt, d_rate_end, d_wo, d_u, d_surv, d_event, coll_scale, vals, seg_rows,
+    seg_coll, seg_loss, dscr, trace, tr_dev, tr_dopen, hset, hz_at, hz_slot, hz_d,
     hz_h, stamp, d_nopen,
 ):  # fmt: skip
     """Month ``t`` of every named debtor (DESIGN 2.13), for the tile's ``m`` paths.
@@ -829,8 +823,9 @@ def _debtors_month(
     write-off age, it is written off at the month's end. The book's flows, gross by bucket (and
     by segment) and allowance gain its part.
 
-    ``d_u``, ``d_surv``, ``d_open`` and ``d_event`` are the tile's (J, TILE) copies.
-    ``d_event[j, p]`` gains the path's event code (it stays 0 while the lump is open): ``t`` when
+    ``d_u``, ``d_surv`` and ``d_event`` are the tile's (J, TILE) copies. ``d_event[j, p]`` gains
+    the path's event code (it stays 0 while the lump is open, which is how the lump's being
+    open is known): ``t`` when
     paid in full in month ``t``, ``−t`` when it defaults in month ``t``, ``−(WRITE_OFF_CODE + t)``
     when it is written off at the end of month ``t``.
 
@@ -871,7 +866,6 @@ def _debtors_month(
         rate = d_rate_end[jd, t - 1]
         gb = vals[GROSS_ROW + d_bkt[jd, t]]  # its bucket at the month's end
         sv = d_surv[jd, :m]
-        op = d_open[jd, :m]
         u = d_u[jd, :m]
         ec = d_event[jd, :m]
         if seg_rows > 0:
@@ -889,18 +883,15 @@ def _debtors_month(
             for p in range(m):
                 so = sv[p]
                 sn = so * max(1.0 - hd[p] - dj[p], 0.0)
-                ev = op[p] if u[p] > sn else 0.0
+                o = 1.0 if ec[p] == 0.0 else 0.0
+                ev = o if u[p] > sn else 0.0
                 de = ev if u[p] > so * (1.0 - dj[p]) else 0.0
-                still = op[p] - ev
+                still = o - ev
                 gb[p] += bal * still
                 allow[p] += rb * still
                 sv[p] = sn
-                op[p] = still
                 paid[p] = ev + de  # 0 no event, 1 paid in full, 2 defaulted
                 n_ev += 1 if ev != 0.0 else 0
-            if seg_rows > 0:
-                for p in range(m):
-                    sg[p] += bal * op[p]
             if n_ev > 0:
                 d_nopen[jd] -= n_ev
                 wf = 0.0
@@ -914,14 +905,18 @@ def _debtors_month(
                         if seg_rows > 0:
                             sc[p] += bal * (ev - de)
                             sl[p] += bal * (de + wf)
+            if seg_rows > 0:
+                for p in range(m):
+                    sg[p] += bal * (1.0 if ec[p] == 0.0 else 0.0)
             continue
         for p in range(m):
             so = sv[p]
             sn = so * max(1.0 - hd[p] - dj[p], 0.0)
-            ev = op[p] if u[p] > sn else 0.0
+            o = 1.0 if ec[p] == 0.0 else 0.0
+            ev = o if u[p] > sn else 0.0
             de = ev if u[p] > so * (1.0 - dj[p]) else 0.0
-            wf = (op[p] - ev) * wflag
-            still = op[p] - ev - wf
+            wf = (o - ev) * wflag
+            still = o - ev - wf
             paid[p] = ev - de
             lost[p] = de + wf
             coll[p] += bal * (ev - de)
@@ -930,16 +925,15 @@ def _debtors_month(
             gb[p] += bal * still
             allow[p] += rate * bal * still
             sv[p] = sn
-            op[p] = still
             ec[p] += t * (ev - de) - t * de - (WRITE_OFF_CODE + t) * wf
         n_open = 0
         for p in range(m):
-            if op[p] != 0.0:
+            if ec[p] == 0.0:
                 n_open += 1
         d_nopen[jd] = n_open
         if seg_rows > 0:
             for p in range(m):
-                sg[p] += bal * op[p]
+                sg[p] += bal * (1.0 if ec[p] == 0.0 else 0.0)
             for p in range(m):
                 sc[p] += bal * paid[p]
             for p in range(m):
@@ -947,4 +941,4 @@ def _debtors_month(
         if trace:
             for p in range(m):
                 tr_dev[jd, t - 1, p0 + p] = paid[p] + 2.0 * lost[p]
-                tr_dopen[jd, t - 1, p0 + p] = op[p]
+                tr_dopen[jd, t - 1, p0 + p] = 1.0 if ec[p] == 0.0 else 0.0
