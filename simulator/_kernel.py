@@ -330,7 +330,6 @@ def run_chunk(
     d_wo,
     d_u,
     d_surv,
-    d_open,
     d_event,
     S,
     G,
@@ -384,11 +383,11 @@ def run_chunk(
 
     Segment ``s``'s state is rows ``age_off[s] .. + n_age[s]`` of ``S`` (ages × paths) and rows
     ``s·K .. s·K + K`` of ``G`` (gross by bucket); its parameters are row ``s`` of the (S, K)
-    and (S,) arrays. Debtor ``j``'s survival ``d_surv[j]``, open flag ``d_open[j]`` (1.0/0.0)
-    and uniform ``d_u[j]`` are per path; ``d_bkt[j, t − 1]`` is the bucket of its age during
-    month ``t`` (and ``d_bkt[j, t]`` at its end), ``d_rate_end`` the provision rate at that
-    month's end, ``d_wo`` 1.0 in the month it reaches the write-off age. ``d_event[j]`` (n,),
-    0 at the start, records each path's event (:func:`_debtors_month`).
+    and (S,) arrays. Debtor ``j``'s survival ``d_surv[j]`` and uniform ``d_u[j]`` are per path;
+    ``d_bkt[j, t − 1]`` is the bucket of its age during month ``t`` (and ``d_bkt[j, t]`` at
+    its end), ``d_rate_end`` the provision rate at that month's end, ``d_wo`` 1.0 in the month
+    it reaches the write-off age. ``d_event[j]`` (n,), 0 at the start (the lump open), records
+    each path's event (:func:`_debtors_month`).
 
     Per path, totals accumulate in ``tot_coll``, ``tot_loss`` and, per segment (with
     ``[[segments]]``), ``seg_coll``, ``seg_loss``; ``pool_loss`` is the credit loss of the
@@ -428,6 +427,21 @@ def run_chunk(
     cs_t = np.empty(T)  # a segment's collections and credit loss this month
     ds_t = np.empty(T)
     dscr = np.empty((5, T))  # a debtor's own hazards and its events this month
+    # debtors with equal own hazard parameters (a hazard set) share one evaluation a month for
+    # each bucket; each tile counts every debtor's open paths so that closed lumps are skipped
+    hset = _hazard_sets(d_seg, d_own, d_pdef, d_thr, d_load, d_rho0, d_alpha, d_crate, d_beta)
+    n_sets = max(hset.max() + 1, 0) if J > 0 else 0
+    hz_at = np.full(n_sets * K, -1, dtype=np.int64)
+    hz_slot = np.empty(n_sets * K, dtype=np.int64)
+    n_own = min(J, n_sets * K)
+    hz_d = np.empty((n_own, T))
+    hz_h = np.empty((n_own, T))
+    d_nopen = np.empty(J, dtype=np.int64)
+    # the tile's debtor state, contiguous: rows of (J, n) arrays a power of two apart would share
+    # cache sets
+    t_surv = np.empty((J, T))
+    t_u = np.empty((J, T))
+    t_event = np.empty((J, T))
     n_rep = rep.shape[0]
     e_n = n_seg if n_rep > 0 else 0  # the tile's per-path parameters (replicates only)
     e_pdef = np.empty((e_n, K, T))
@@ -455,6 +469,18 @@ def run_chunk(
                     vs[s, p] = seg_v[s, p0 + p]
         for p in range(m):
             zt[p] = z[p0 + p]
+        for jd in range(J):
+            for p in range(m):
+                t_surv[jd, p] = d_surv[jd, p0 + p]
+            for p in range(m):
+                t_u[jd, p] = d_u[jd, p0 + p]
+            for p in range(m):
+                t_event[jd, p] = d_event[jd, p0 + p]
+            n_open = 0
+            for p in range(m):
+                if t_event[jd, p] == 0.0:
+                    n_open += 1
+            d_nopen[jd] = n_open
         if n_rep > 0:  # this tile's paths' parameters, from their replicates
             for p in range(m):
                 rr = rep[p0 + p]
@@ -652,9 +678,9 @@ def run_chunk(
                     pool[p] = dflt[p] + wo[p]
                 _debtors_month(
                     t, m, p0, K, ys, h, d, d_seg, d_bal, d_own, d_pdef, d_thr, d_load, d_rho0,
-                    d_alpha, d_crate, d_beta, d_bkt, d_rate_end, d_wo, d_u, d_surv, d_open,
-                    d_event, coll_scale, vals, seg_rows, seg_coll, seg_loss, dscr, trace,
-                    tr_dev, tr_dopen,
+                    d_alpha, d_crate, d_beta, d_bkt, d_rate_end, d_wo, t_u, t_surv, t_event,
+                    coll_scale, vals, seg_rows, seg_coll, seg_loss, dscr, trace,
+                    tr_dev, tr_dopen, hset, hz_at, hz_slot, hz_d, hz_h, p0 * M + j, d_nopen,
                 )  # fmt: skip
                 pl = pool_loss[p0 : p0 + m]
                 for p in range(m):
@@ -716,6 +742,11 @@ def run_chunk(
                     sample[v, t, at + p] = vals[v, p]
         for p in range(m):
             z[p0 + p] = zt[p]
+        for jd in range(J):
+            for p in range(m):
+                d_surv[jd, p0 + p] = t_surv[jd, p]
+            for p in range(m):
+                d_event[jd, p0 + p] = t_event[jd, p]
         for s in range(n_seg):
             if seg_w[s] >= 0.0:
                 for p in range(m):
@@ -730,57 +761,162 @@ def run_chunk(
                     G[s * K + b, p0 + p] = gs[p]
 
 
+@nb.njit(inline="always")
+def _same(a, b):
+    """``a`` and ``b`` are the same number, sign of zero included."""
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def _hazard_sets(d_seg, d_own, d_pdef, d_thr, d_load, d_rho0, d_alpha, d_crate, d_beta):
+    """Each debtor's hazard set: debtors of one segment with the same own parameters share one.
+
+    Returns ``hset`` (J,): the set's number, numbered in order of first appearance, or −1 for
+    a debtor on its segment's hazards.
+    """
+    J = d_seg.shape[0]
+    K = d_pdef.shape[1]
+    hset = np.full(J, -1, dtype=np.int64)
+    rep = np.empty(J, dtype=np.int64)  # the first debtor of each set
+    n_sets = 0
+    for jd in range(J):
+        if not d_own[jd]:
+            continue
+        for q in range(n_sets):
+            i = rep[q]
+            same = (
+                d_seg[i] == d_seg[jd]
+                and d_rho0[i] == d_rho0[jd]
+                and _same(d_load[i], d_load[jd])
+                and _same(d_beta[i], d_beta[jd])
+            )
+            for b in range(K):
+                same = (
+                    same
+                    and _same(d_pdef[i, b], d_pdef[jd, b])
+                    and _same(d_thr[i, b], d_thr[jd, b])
+                    and _same(d_alpha[i, b], d_alpha[jd, b])
+                    and _same(d_crate[i, b], d_crate[jd, b])
+                )
+            if same:
+                hset[jd] = q
+                break
+        if hset[jd] < 0:
+            rep[n_sets] = jd
+            hset[jd] = n_sets
+            n_sets += 1
+    return hset
+
+
 @nb.njit(nogil=True, cache=True, error_model="numpy")
 def _debtors_month(
     t, m, p0, K, ys, h, d, d_seg, d_bal, d_own, d_pdef, d_thr, d_load, d_rho0, d_alpha,
-    d_crate, d_beta, d_bkt, d_rate_end, d_wo, d_u, d_surv, d_open, d_event, coll_scale, vals,
-    seg_rows, seg_coll, seg_loss, dscr, trace, tr_dev, tr_dopen,
+    d_crate, d_beta, d_bkt, d_rate_end, d_wo, d_u, d_surv, d_event, coll_scale, vals, seg_rows,
+    seg_coll, seg_loss, dscr, trace, tr_dev, tr_dopen, hset, hz_at, hz_slot, hz_d,
+    hz_h, stamp, d_nopen,
 ):  # fmt: skip
     """Month ``t`` of every named debtor (DESIGN 2.13), for the tile's ``m`` paths.
 
     A debtor open at the month's start survives with ``1 − d − h`` (its segment's hazards for
     the bucket of its age, or its own); ``U > S_t`` ends it this month: defaulted if
     ``U > S_{t−1} (1 − d)``, paid in full otherwise; still open in the month it reaches the
-    write-off age, it is written off at the month's end. Branch-free over paths, so the loop
-    vectorises; the book's flows, gross by bucket (and by segment) and allowance gain its part.
+    write-off age, it is written off at the month's end. The book's flows, gross by bucket (and
+    by segment) and allowance gain its part.
 
-    ``d_event[j, p]`` gains the path's event code (it stays 0 while the lump is open): ``t`` when
+    ``d_u``, ``d_surv`` and ``d_event`` are the tile's (J, TILE) copies. ``d_event[j, p]`` gains
+    the path's event code (it stays 0 while the lump is open, which is how the lump's being
+    open is known): ``t`` when
     paid in full in month ``t``, ``−t`` when it defaults in month ``t``, ``−(WRITE_OFF_CODE + t)``
     when it is written off at the end of month ``t``.
+
+    Own hazards are evaluated once per hazard set ``hset[j]`` and bucket: ``hz_at`` marks the
+    ``stamp`` (tile and month) of each evaluation in ``hz_d``, ``hz_h``. ``d_nopen[j]`` counts
+    the tile's paths on which the lump is open; a lump closed on all of them is skipped, since
+    what it adds is zero (its survival ``d_surv`` is then no longer kept up to date).
     """
     coll = vals[ROW_COLLECTIONS]
     dflt = vals[ROW_DEFAULTS]
     wo = vals[ROW_WRITE_OFFS]
     allow = vals[ROW_ALLOWANCE]
-    dd, dh, dfs, paid, lost = dscr[0], dscr[1], dscr[2], dscr[3], dscr[4]
+    dfs, paid, lost = dscr[2], dscr[3], dscr[4]
+    n_slots = 0
     for jd in range(d_bal.shape[0]):
+        if d_nopen[jd] == 0 and not trace:
+            continue
         s = d_seg[jd]
         b = d_bkt[jd, t - 1]
         bal = d_bal[jd]
         if d_own[jd]:
-            _hazards(
-                ys[s], m, d_rho0[jd], d_pdef[jd, b], d_thr[jd, b], d_load[jd], d_crate[jd, b],
-                d_alpha[jd, b], d_beta[jd], coll_scale[s, t - 1], dd, dh, dfs,
-            )  # fmt: skip
-            hd = dh
-            dj = dd
+            key = hset[jd] * K + b
+            if hz_at[key] != stamp:
+                hz_at[key] = stamp
+                hz_slot[key] = n_slots
+                _hazards(
+                    ys[s], m, d_rho0[jd], d_pdef[jd, b], d_thr[jd, b], d_load[jd],
+                    d_crate[jd, b], d_alpha[jd, b], d_beta[jd], coll_scale[s, t - 1],
+                    hz_d[n_slots], hz_h[n_slots], dfs,
+                )  # fmt: skip
+                n_slots += 1
+            hd = hz_h[hz_slot[key]]
+            dj = hz_d[hz_slot[key]]
         else:
             hd = h[s, b]
             dj = d[s, b]
         wflag = d_wo[jd, t - 1]
         rate = d_rate_end[jd, t - 1]
         gb = vals[GROSS_ROW + d_bkt[jd, t]]  # its bucket at the month's end
-        sv = d_surv[jd, p0 : p0 + m]
-        op = d_open[jd, p0 : p0 + m]
-        u = d_u[jd, p0 : p0 + m]
-        ec = d_event[jd, p0 : p0 + m]
+        sv = d_surv[jd, :m]
+        u = d_u[jd, :m]
+        ec = d_event[jd, :m]
+        if seg_rows > 0:
+            sg = vals[GROSS_ROW + K + s]
+            sc = seg_coll[s, p0 : p0 + m]
+            sl = seg_loss[s, p0 : p0 + m]
+        else:  # unused, of the same types
+            sg = dfs
+            sc = sl = d_u[jd, 0:0]
+        if wflag == 0.0 and not trace:
+            # the usual month: survival, gross and allowance on every path; the few events then
+            # path by path (on the others the flows would gain exactly zero)
+            rb = rate * bal
+            n_ev = 0
+            for p in range(m):
+                so = sv[p]
+                sn = so * max(1.0 - hd[p] - dj[p], 0.0)
+                o = 1.0 if ec[p] == 0.0 else 0.0
+                ev = o if u[p] > sn else 0.0
+                de = ev if u[p] > so * (1.0 - dj[p]) else 0.0
+                still = o - ev
+                gb[p] += bal * still
+                allow[p] += rb * still
+                sv[p] = sn
+                paid[p] = ev + de  # 0 no event, 1 paid in full, 2 defaulted
+                n_ev += 1 if ev != 0.0 else 0
+            if n_ev > 0:
+                d_nopen[jd] -= n_ev
+                wf = 0.0
+                for p in range(m):
+                    if paid[p] != 0.0:
+                        ev = 1.0
+                        de = paid[p] - 1.0
+                        coll[p] += bal * (ev - de)
+                        dflt[p] += bal * de
+                        ec[p] += t * (ev - de) - t * de - (WRITE_OFF_CODE + t) * wf
+                        if seg_rows > 0:
+                            sc[p] += bal * (ev - de)
+                            sl[p] += bal * (de + wf)
+            if seg_rows > 0:
+                for p in range(m):
+                    sg[p] += bal * (1.0 if ec[p] == 0.0 else 0.0)
+            continue
         for p in range(m):
             so = sv[p]
             sn = so * max(1.0 - hd[p] - dj[p], 0.0)
-            ev = op[p] if u[p] > sn else 0.0
+            o = 1.0 if ec[p] == 0.0 else 0.0
+            ev = o if u[p] > sn else 0.0
             de = ev if u[p] > so * (1.0 - dj[p]) else 0.0
-            wf = (op[p] - ev) * wflag
-            still = op[p] - ev - wf
+            wf = (o - ev) * wflag
+            still = o - ev - wf
             paid[p] = ev - de
             lost[p] = de + wf
             coll[p] += bal * (ev - de)
@@ -789,14 +925,15 @@ def _debtors_month(
             gb[p] += bal * still
             allow[p] += rate * bal * still
             sv[p] = sn
-            op[p] = still
             ec[p] += t * (ev - de) - t * de - (WRITE_OFF_CODE + t) * wf
+        n_open = 0
+        for p in range(m):
+            if ec[p] == 0.0:
+                n_open += 1
+        d_nopen[jd] = n_open
         if seg_rows > 0:
-            sg = vals[GROSS_ROW + K + s]
-            sc = seg_coll[s, p0 : p0 + m]
-            sl = seg_loss[s, p0 : p0 + m]
             for p in range(m):
-                sg[p] += bal * op[p]
+                sg[p] += bal * (1.0 if ec[p] == 0.0 else 0.0)
             for p in range(m):
                 sc[p] += bal * paid[p]
             for p in range(m):
@@ -804,4 +941,4 @@ def _debtors_month(
         if trace:
             for p in range(m):
                 tr_dev[jd, t - 1, p0 + p] = paid[p] + 2.0 * lost[p]
-                tr_dopen[jd, t - 1, p0 + p] = op[p]
+                tr_dopen[jd, t - 1, p0 + p] = 1.0 if ec[p] == 0.0 else 0.0

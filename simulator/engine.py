@@ -158,7 +158,6 @@ def run_block(
     seg_loss = np.zeros((seg_rows, n))
     pool_loss = np.zeros(n if J else 0)
     d_surv = np.ones((J, n))
-    d_open = np.ones((J, n))
     d_event = np.zeros((J, n))  # each debtor's event code per path (run_chunk)
 
     # month 0: every path holds the opening book
@@ -199,7 +198,7 @@ def run_block(
             rep, *k.replicate_args, prm.revenue_base, prm.volatility, prm.kappa, k.cash_rate,
             prm.fixed_outflow, prm.other_inflow, prm.cash_floor, H, dbt.segment, dbt.balance,
             dbt.own, dbt.default, k.d_thr, k.d_load, k.d_rho0, dbt.alpha, dbt.pay, dbt.beta,
-            dbt.bucket, k.d_rate_end, k.d_wo, d_u, d_surv, d_open, d_event, state, G,
+            dbt.bucket, k.d_rate_end, k.d_wo, d_u, d_surv, d_event, state, G,
             allowance, cash, runway, min_cash, tot_coll, tot_loss, seg_coll, seg_loss,
             pool_loss, shift, s1, s2, sample, at, n_sample, trace, *tr_args,
         )  # fmt: skip
