@@ -10,12 +10,13 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "atomic_write",
+    "building_folder",
     "clean_stale_temps",
     "file_sha256",
     "pid_alive",
@@ -102,6 +103,31 @@ def publish_folder(work: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(work, out)
+
+
+@contextlib.contextmanager
+def building_folder(out_dir: str | Path, force: bool) -> Iterator[Path]:
+    """Build a folder in a temporary sibling (yielded) and publish it whole when the block ends;
+    on any failure the temporary folder is removed and the target is left as it was.
+
+    Raises
+    ------
+    FileExistsError
+        If ``out_dir`` exists and ``force`` is false (before anything is written).
+    """
+    out = Path(out_dir)
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists; use --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(out.parent)
+    tmp = temp_name(out)
+    tmp.mkdir()
+    try:
+        yield tmp
+        publish_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def write_text_atomic(path: str | Path, text: str, *, force: bool = False) -> Path:

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ._atomic import clean_stale_temps, publish_folder, temp_name
+from ._atomic import building_folder
 from ._figures import save_figure
-from ._manifest import file_table, host, versions
+from ._manifest import write_manifest
 
 __all__ = ["BACKTEST_FORMAT", "write_backtest"]
 
@@ -66,13 +65,7 @@ def write_backtest(
         If ``out_dir`` exists and ``force`` is false.
     """
     out = Path(out_dir)
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} exists; use --force to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(out.parent)
-    tmp = temp_name(out)
-    tmp.mkdir()
-    try:
+    with building_folder(out, force) as tmp:
         (tmp / "backtest.json").write_text(json.dumps(document, indent=2) + "\n")
         for name, table in tables.items():
             table.to_csv(tmp / f"{name}.csv", index=False, float_format="%.10g")
@@ -84,17 +77,10 @@ def write_backtest(
             (tmp / "plots").mkdir()
         for name, fig in figures.items():
             save_figure(fig, tmp / "plots" / f"{name}.png")
-        manifest = {
+        fields = {
             "format": BACKTEST_FORMAT,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             **(info or {}),
-            "versions": versions(),
-            "host": host(),
-            "files": file_table(tmp),
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-        publish_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_manifest(tmp, fields)
     return out

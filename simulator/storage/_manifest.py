@@ -3,6 +3,7 @@ SHA-256."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from importlib import metadata
@@ -11,7 +12,7 @@ from typing import Any
 
 from ._atomic import file_sha256
 
-__all__ = ["file_table", "host", "versions"]
+__all__ = ["file_table", "host", "versions", "write_manifest"]
 
 _LIBRARIES = ("numpy", "scipy", "pandas", "pyarrow", "pydantic", "matplotlib")
 
@@ -41,3 +42,10 @@ def file_table(folder: Path) -> dict[str, dict[str, Any]]:
         for p in sorted(folder.rglob("*"))
         if p.is_file() and p.name != "manifest.json"
     }
+
+
+def write_manifest(folder: Path, fields: dict[str, Any]) -> None:
+    """Write ``folder/manifest.json``: ``fields``, then the library versions, the host and every
+    file of the folder with its size and SHA-256 (write it last)."""
+    manifest = {**fields, "versions": versions(), "host": host(), "files": file_table(folder)}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")

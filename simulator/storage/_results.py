@@ -30,9 +30,9 @@ from ..plots import make_figures
 from ..provisioning import analyse, result_tables
 from ..results import SimulationResult
 from ..scenario import Uncertainty, scenario_from_dict, scenario_hash, scenario_toml
-from ._atomic import atomic_write, clean_stale_temps, publish_folder, temp_name
+from ._atomic import atomic_write, building_folder, temp_name
 from ._figures import save_figure
-from ._manifest import file_table, host, versions
+from ._manifest import file_table, write_manifest
 
 __all__ = [
     "FORMAT",
@@ -105,14 +105,7 @@ def write_results(
         If ``out_dir`` exists and ``force`` is false.
     """
     out = Path(out_dir)
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} exists; use --force to replace it")
-    parent = out.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(parent)
-    tmp = temp_name(out)
-    tmp.mkdir()
-    try:
+    with building_folder(out, force) as tmp:
         summary = result.summary()
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         result.paths.to_parquet(tmp / "paths.parquet", index=True)
@@ -131,7 +124,7 @@ def write_results(
                 tmp / REPLICATES, index=False, float_format="%.17g"
             )
         _save_plots(result, tmp / "plots")
-        manifest = {
+        fields = {
             "format": FORMAT,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "scenario_name": result.scenario.scenario.name,
@@ -145,15 +138,8 @@ def write_results(
             "horizon_months": result.horizon,
             "engine_version": result.engine_version,
             "wall_seconds": result.wall_seconds,
-            "versions": versions(),
-            "host": host(),
-            "files": file_table(tmp),
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-        publish_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_manifest(tmp, fields)
     return out
 
 
