@@ -111,20 +111,25 @@ def format_implied(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _calibration_note(r: dict[str, Any]) -> str:
+def _calibration_note(
+    r: dict[str, Any], verdict: str | None = None, per_segment: bool = False
+) -> str:
+    """The ``scenario.sources`` line a calibrated file gains: how its default rates were solved
+    (``r``, one report) and the verdict (``r``'s, or ``verdict`` for several segments)."""
     how = (
         "exact (factor.persistence = 0)"
         if r["method"] == "exact"
         else f"on common random numbers, {r['paths']:,} run-off paths, seed {r['seed']}"
     )
-    parts = [
+    what = "each segment's defaults.monthly_rate" if per_segment else "defaults.monthly_rate"
+    target = "its own provision_rates" if per_segment else "buckets.provision_rates"
+    return (
         f"CALIBRATED by 'arsim implied-rates --calibrate-defaults' (arsim {__version__}): "
-        f"defaults.monthly_rate solved jointly (least squares, at most "
+        f"{what} solved jointly (least squares, at most "
         f"{fmt_pct(r['max_default_rate'], 0)} a month) so that the implied provision rates come "
-        f"as close as they can to buckets.provision_rates with this file's collection "
-        f"assumptions ({how}). {r['verdict']}"
-    ]
-    return " ".join(parts)
+        f"as close as they can to {target} with this file's collection "
+        f"assumptions ({how}). {r['verdict'] if verdict is None else verdict}"
+    )
 
 
 def cmd_implied_rates(args: argparse.Namespace) -> int:
@@ -214,7 +219,7 @@ def _segmented(args: argparse.Namespace, scenario: Any, overrides: dict, out: An
     written = None
     if out is not None:
         first = next(iter(reports.values()))
-        note = _calibration_note(first).split(". ")[0] + ", per segment. " + " ".join(notes)
+        note = _calibration_note(first, " ".join(notes), per_segment=scenario.segments is not None)
         written = _write(args, out, values, note)
     if args.json:
         doc = {"segments": reports, "debtors_left_out": debtors, "written": written}
