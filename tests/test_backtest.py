@@ -239,14 +239,14 @@ def test_the_forecast_starts_from_the_realized_book_with_the_realized_billings(s
     opts = BacktestOptions(edges_months=tuple(EDGES), paths=64)
     bt = backtest(ledger, horizon=4, origins=[D(2023, 12, 31), D(2024, 3, 31)], options=opts)
     r = bt.realized
-    for o in bt.origins:
+    for k, o in enumerate(bt.origins):
         t = D.fromisoformat(o["origin"])
         i = r.index(t)
         gross = [o["rates"][lab]["opening_gross"] for lab in bt.info["labels"]]
         np.testing.assert_allclose(gross, r.gross_by_bucket[i], rtol=1e-12)
         sc = bt.scenarios[o["origin"]]
         assert sc.scenario.as_of == t
-        assert sc.simulation.horizon_months == o["horizon_months"] == 4 if i == 0 else 3
+        assert sc.simulation.horizon_months == o["horizon_months"] == (4 if k == 0 else 3)
         np.testing.assert_array_equal(sc.revenue.credit_billings, r.billings[i + 1 : i + 5])
         np.testing.assert_allclose(sc.buckets.gross, r.gross_by_bucket[i], rtol=1e-5)
     # the data end is the ledger's last month end (its write-offs are dated at month ends)

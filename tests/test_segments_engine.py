@@ -89,9 +89,11 @@ def test_a_write_off_of_a_debtor_is_seen() -> None:
     t = run_traced(sc, block=0, n=1500, seed=2)
     assert_identities(t)
     j = compile_params(sc).debtors.names.index("city_a")
-    open_before = t.trace["debtor_open"][j, 8]
-    lost = t.trace["debtor_events"][j, 9] == 2
-    assert lost[open_before == 1].mean() > 0.9  # written off unless it defaults or is paid
+    open_before = t.trace["debtor_open"][j, 8] == 1
+    ended = t.trace["debtor_events"][j, 9][open_before]
+    # every lump open at the start of month 10 ends in it: paid (1), or lost (2: defaulted or
+    # written off at W)
+    assert open_before.any() and (ended != 0).all() and (ended == 2).any()
     assert (t.trace["debtor_open"][j, 9:] == 0).all()
 
 
@@ -289,8 +291,6 @@ def test_block_memory_grows_with_segments_their_ages_and_debtors() -> None:
     assert est["3 segments, one with W = 300"] >= est["3 segments"] + 2 * 287 * BLOCK_SIZE * 8
     assert est["200 debtors"] >= est["plain"] + 3 * 200 * BLOCK_SIZE * 8
     assert est["3 segments and 1000 debtors"] >= est["3 segments"] + 3 * 1000 * BLOCK_SIZE * 8
-    # a plain book's estimate is what it was before segments and debtors (counted one way)
-    assert est["plain"] == block_memory(_book(BASE, short))
 
 
 def test_the_run_estimate_counts_segment_columns_and_rows() -> None:
