@@ -10,6 +10,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import binom_acceptance
 from factories import make
 
 from simulator import simulate
@@ -364,7 +365,7 @@ def test_parameter_risk_is_the_mixture_over_the_fits_bootstrap(synth):
 
 def test_parameter_risk_widens_the_forecast_on_a_small_ledger():
     """On a ledger of 30 customers the fitted rates are uncertain: with the fit's bootstrap
-    the central 90 % intervals are wider on average than with the rates taken as known (the
+    the central 90 % intervals are wider, row by row, than with the rates taken as known (the
     mixture adds the variance of the conditional means, DESIGN 2.14). The base's factor is
     weak here, so the rates' uncertainty is not lost in the factor's (with a loading of 0.6,
     monthly collections' widths differ by ±1 %, either way, from one ledger to the next)."""
@@ -375,8 +376,11 @@ def test_parameter_risk_widens_the_forecast_on_a_small_ledger():
     )
     bt = backtest(ledger, horizon=6, rolling=2, options=opts)
     f = bt.forecasts.assign(width=lambda d: d.p95 - d.p5)
-    widths = f.groupby(["series", "variant"]).width.mean().unstack()
-    for series in ("collections", "gross"):
-        assert widths.loc[series, "parameter_risk"] >= widths.loc[series, "plain"], series
-    pooled = f.groupby("variant").width.mean()
-    assert pooled["parameter_risk"] > 1.05 * pooled["plain"]
+    # paired over (origin, series, horizon): a sign test. Were the bootstrap to add nothing,
+    # each row would widen or narrow with probability 1/2; more rows widen than that allows
+    # at the failure budget (binom_acceptance's upper bound)
+    keys = ["origin", "series", "horizon"]
+    paired = f.pivot_table(index=keys, columns="variant", values="width")
+    d = (paired["parameter_risk"] - paired["plain"]).to_numpy()
+    _, hi = binom_acceptance(len(d), 0.5)
+    assert (d > 0).sum() > hi, (int((d > 0).sum()), hi, len(d))
